@@ -1,0 +1,1 @@
+"""Hyperspectral scenes: file loading, cube helpers and a built-in scene."""
