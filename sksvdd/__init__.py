@@ -1,3 +1,31 @@
-"""sksvdd: Deep SVDD one-class anomaly detection for scikit-learn."""
+"""sksvdd: Deep SVDD one-class anomaly detection for scikit-learn, built for hyperspectral imaging.
+
+Public API
+----------
+BandpassByWavelength
+    Keep the bands inside a wavelength interval (a scikit-learn selector).
+PerPixelUnitNorm
+    Centre each spectrum and scale it to unit L2 norm (stateless).
+DeepSVDDDetector
+    Two-phase Deep SVDD outlier detector on a skorch net.
+RXDetector
+    Global Reed-Xiaoli (Mahalanobis) baseline detector.
+make_default_pipeline
+    The recommended pipeline (used by the CLI and the demo).
+"""
+
+from ._detector import DeepSVDDDetector
+from ._pipeline import make_default_pipeline
+from ._preprocessing import BandpassByWavelength, PerPixelUnitNorm
+from ._rx import RXDetector
 
 __version__ = "0.1.0.dev0"
+
+__all__ = [
+    "BandpassByWavelength",
+    "DeepSVDDDetector",
+    "PerPixelUnitNorm",
+    "RXDetector",
+    "make_default_pipeline",
+    "__version__",
+]

@@ -1,0 +1,136 @@
+"""Phase-2 training machinery: the skorch net, the Deep SVDD loss and its callbacks.
+
+The public estimator (:class:`sksvdd.DeepSVDDDetector`) owns an instance of
+:class:`SVDDNet` as ``net_``; nothing here is public API.
+"""
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from torch import nn
+
+# Centre coordinates closer to zero than this are pushed out (Ruff et al. use 0.1).
+CENTER_EPS = 0.1
+
+
+def svdd_loss(dist2, radius2, nu, objective):
+    """Deep SVDD objective on a batch of squared distances.
+
+    ``one-class``: ``mean(d)``; ``soft-boundary``:
+    ``R^2 + (1 / nu) * mean(max(0, d - R^2))`` with ``d = ||phi(x) - c||^2``.
+    """
+    if objective == "one-class":
+        return dist2.mean()
+    return radius2 + torch.clamp(dist2 - radius2, min=0).mean() / nu
+
+
+class SVDDLoss(nn.Module):
+    """Criterion module wrapping :func:`svdd_loss` for skorch."""
+
+    def __init__(self, nu=0.1, objective="soft-boundary"):
+        super().__init__()
+        self.nu = nu
+        self.objective = objective
+
+    def forward(self, dist2, radius2):
+        return svdd_loss(dist2, radius2, self.nu, self.objective)
+
+
+class SVDDNet(NeuralNet):
+    """skorch net whose loss is the distance of the embedding to the module's centre.
+
+    There is no target: ``y`` is ignored and the loss reads the centre and
+    radius from the module's buffers, so both travel with its state dict.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        module = self.module_
+        dist2 = ((y_pred - module.center) ** 2).sum(dim=1)
+        return self.criterion_(dist2, module.radius2)
+
+
+class PixelDataset(torch.utils.data.Dataset):
+    """Float32 pixels served a whole batch at a time.
+
+    ``__getitems__`` lets the DataLoader fetch a batch with one fancy-index
+    operation instead of one ``__getitem__`` per pixel plus a collate step.
+    Used with :func:`collate_batch` as the loader's ``collate_fn``.
+    """
+
+    def __init__(self, X):
+        self.X = torch.as_tensor(X)
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, i):
+        return self.X[i], 0
+
+    def __getitems__(self, indices):
+        return self.X[torch.as_tensor(indices)], None
+
+
+def collate_batch(batch):
+    """Identity collate: :class:`PixelDataset` already returns a batch."""
+    return batch
+
+
+class HypersphereTracker(Callback):
+    """Centre EMA after every batch, radius from the distance quantile after each epoch.
+
+    - After each training batch: ``c <- (1 - center_ema) * c +
+      center_ema * mean_batch(phi(x))`` (detached). Only the phase-1 centre
+      is pushed away from zero: pushing the moving centre too pins it at
+      ``+-CENTER_EPS`` while the embeddings shrink, which turns the distance
+      into a nearly linear score (measured with lr=1e-4, 30 epochs: mean
+      AUROC 0.75 with the push vs 0.80 without, over the built-in scene
+      and five development scenes).
+    - After each epoch from ``warm_up_epochs`` on: ``R^2`` is the
+      ``(1 - nu)`` quantile of the squared distances seen in that epoch
+      (Ruff et al. set it from the same quantile instead of learning it).
+    - Records ``radius`` (after the update), ``center_shift`` (L2 norm of
+      the centre's move in the epoch), ``outside_frac`` (fraction of the
+      epoch's pixels outside the sphere the epoch was trained with) and
+      ``lr`` in the net's history.
+    """
+
+    def __init__(self, center_ema=0.1, nu=0.1, warm_up_epochs=2):
+        self.center_ema = center_ema
+        self.nu = nu
+        self.warm_up_epochs = warm_up_epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._dists = []
+        self._center_start = net.module_.center.detach().clone()
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if not training:
+            return
+        module = net.module_
+        with torch.no_grad():
+            emb = y_pred.detach()
+            self._dists.append(((emb - module.center) ** 2).sum(dim=1))
+            if self.center_ema > 0:
+                new = (1 - self.center_ema) * module.center + self.center_ema * emb.mean(dim=0)
+                module.center.copy_(new)
+
+    def on_epoch_end(self, net, **kwargs):
+        module = net.module_
+        with torch.no_grad():
+            dist2 = torch.cat(self._dists)
+            # Against the radius the epoch was trained with, before it is updated.
+            outside = float((dist2 > module.radius2).double().mean())
+            if len(net.history) >= self.warm_up_epochs:
+                module.radius2.fill_(radius2_from_quantile(dist2.cpu().numpy(), self.nu))
+            shift = float(torch.linalg.vector_norm(module.center - self._center_start))
+        net.history.record("radius", float(module.radius2.sqrt()))
+        net.history.record("center_shift", shift)
+        net.history.record("outside_frac", outside)
+        net.history.record("lr", float(net.optimizer_.param_groups[0]["lr"]))
+        self._dists = []
+
+
+def radius2_from_quantile(dist2, nu):
+    """``R^2`` as the ``(1 - nu)`` quantile of squared distances (NumPy, float64)."""
+    return float(np.quantile(np.asarray(dist2, dtype=np.float64), 1 - nu))

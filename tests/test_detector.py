@@ -1,0 +1,408 @@
+"""DeepSVDDDetector: the two phases, the loss, the hypersphere, the outlier API."""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+from types import SimpleNamespace
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.utils import check_random_state
+from skorch.callbacks import Callback
+
+from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector
+from sksvdd._network import _push_from_zero
+from sksvdd._training import CENTER_EPS, HypersphereTracker, svdd_loss
+
+FAST = dict(max_epochs=3, random_state=0)
+
+
+def _embed_numpy(det, X):
+    """The network's forward pass recomputed with NumPy from its weights."""
+    m = det.net_.module_
+    mean = m.encoder.mean.detach().numpy().astype(np.float64)
+    scale = m.encoder.scale.detach().numpy().astype(np.float64)
+    W1 = m.projection[0].weight.detach().numpy().astype(np.float64)
+    W2 = m.projection[2].weight.detach().numpy().astype(np.float64)
+    z = (np.asarray(X, dtype=np.float64) - mean) / scale
+    return np.maximum(z @ W1.T, 0.0) @ W2.T
+
+
+# --- phase 1 ---------------------------------------------------------------
+
+
+def test_phase1_statistics_equal_numpy_on_all_pixels(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=0, sample_n=10_000, random_state=0).fit(X)
+    enc = det.net_.module_.encoder
+    np.testing.assert_allclose(enc.mean.detach().numpy(), X.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(enc.scale.detach().numpy(), X.std(axis=0), rtol=1e-5)
+
+
+def test_phase1_uses_the_documented_sample(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=0, sample_n=100, random_state=3).fit(X)
+    idx = check_random_state(3).choice(len(X), 100, replace=False)
+    enc = det.net_.module_.encoder
+    np.testing.assert_allclose(enc.mean.detach().numpy(), X[idx].mean(axis=0), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(enc.scale.detach().numpy(), X[idx].std(axis=0), rtol=1e-5)
+    assert not np.allclose(enc.mean.detach().numpy(), X.mean(axis=0), atol=1e-3)
+
+
+def test_phase1_centre_is_mean_embedding_pushed_from_zero(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=0, rep_dim=64, random_state=0).fit(X)
+    raw = _embed_numpy(det, X).mean(axis=0)
+    expected = np.where(np.abs(raw) < CENTER_EPS, np.where(raw < 0, -CENTER_EPS, CENTER_EPS), raw)
+    np.testing.assert_allclose(det.center_, expected, rtol=1e-4, atol=1e-6)
+    # With 64 coordinates some are small: the push must have happened somewhere.
+    assert np.any(np.abs(raw) < CENTER_EPS)
+    assert np.all(np.abs(det.center_) >= CENTER_EPS - 1e-7)
+
+
+def test_phase1_radius_is_quantile_and_model_is_usable(blobs):
+    X, y = blobs
+    det = DeepSVDDDetector(max_epochs=0, nu=0.2, random_state=0).fit(X)
+    dist2 = ((_embed_numpy(det, X) - det.center_) ** 2).sum(axis=1)
+    assert det.radius_**2 == pytest.approx(np.quantile(dist2, 0.8), rel=1e-4)
+    np.testing.assert_allclose(-det.score_samples(X), dist2, rtol=1e-4)
+    assert det.n_iter_ == 0 and det.history_ == []
+    assert roc_auc_score(y, -det.score_samples(X)) > 0.9
+
+
+def test_push_from_zero():
+    c = torch.tensor([0.0, 0.05, -0.05, 0.3, -0.2, -1e-9])
+    np.testing.assert_allclose(
+        _push_from_zero(c, 0.1).numpy(), [0.1, 0.1, -0.1, 0.3, -0.2, -0.1], rtol=1e-6
+    )
+
+
+# --- loss and hypersphere tracking --------------------------------------------
+
+
+@pytest.mark.parametrize("nu", [0.05, 0.1, 0.5])
+def test_soft_boundary_loss_matches_hand_computation(nu):
+    d = np.array([0.1, 0.4, 2.0, 3.5, 0.9])
+    R2 = 1.0
+    expected = R2 + (1.0 / nu) * np.mean(np.maximum(0.0, d - R2))
+    got = svdd_loss(torch.tensor(d), torch.tensor(R2), nu, "soft-boundary")
+    assert float(got) == pytest.approx(expected, rel=1e-12)
+
+
+def test_one_class_loss_is_mean_squared_distance():
+    d = np.array([0.1, 0.4, 2.0, 3.5, 0.9])
+    got = svdd_loss(torch.tensor(d), torch.tensor(100.0), 0.1, "one-class")
+    assert float(got) == pytest.approx(d.mean(), rel=1e-12)
+
+
+def test_net_loss_is_the_objective_of_the_embeddings(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=0, nu=0.3, random_state=0).fit(X)
+    Xt = torch.as_tensor(X[:64])
+    with torch.no_grad():
+        emb = det.net_.module_(Xt)
+        loss = float(det.net_.get_loss(emb, None, X=Xt, training=True))
+    d = ((emb.numpy().astype(np.float64) - det.center_) ** 2).sum(axis=1)
+    R2 = det.radius_**2
+    assert loss == pytest.approx(R2 + np.maximum(0, d - R2).mean() / 0.3, rel=1e-5)
+
+
+class _FakeHistory(list):
+    """skorch's History as the tracker sees it: one dict per epoch, ``record`` into the last."""
+
+    def record(self, key, value):
+        self[-1][key] = value
+
+
+def _fake_net(center, radius2=0.0):
+    module = SimpleNamespace(center=torch.tensor(center), radius2=torch.tensor(radius2))
+    optimizer = SimpleNamespace(param_groups=[{"lr": 0.01}])
+    return SimpleNamespace(module_=module, optimizer_=optimizer, history=_FakeHistory([{}]))
+
+
+def test_center_ema_update_after_each_batch():
+    net = _fake_net([1.0, -2.0, 0.5])
+    tracker = HypersphereTracker(center_ema=0.25, nu=0.1)
+    tracker.on_epoch_begin(net)
+    batch = torch.tensor([[3.0, 2.0, 0.5], [1.0, 0.0, 1.5]])
+    tracker.on_batch_end(net, training=True, y_pred=batch)
+    expected = 0.75 * np.array([1.0, -2.0, 0.5]) + 0.25 * batch.numpy().mean(axis=0)
+    np.testing.assert_allclose(net.module_.center.numpy(), expected, rtol=1e-6)
+    tracker.on_batch_end(net, training=False, y_pred=batch * 100)  # validation: no update
+    np.testing.assert_allclose(net.module_.center.numpy(), expected, rtol=1e-6)
+
+
+def test_center_ema_zero_keeps_phase1_centre(blobs):
+    X, _ = blobs
+    phase1 = DeepSVDDDetector(max_epochs=0, center_ema=0.0, random_state=0).fit(X)
+    trained = DeepSVDDDetector(max_epochs=4, center_ema=0.0, random_state=0).fit(X)
+    np.testing.assert_array_equal(trained.center_, phase1.center_)
+    assert all(row["center_shift"] == 0.0 for row in trained.history_)
+
+
+def test_radius_follows_quantile_after_warm_up():
+    net = _fake_net([0.0, 0.0], radius2=5.0)
+    tracker = HypersphereTracker(center_ema=0.0, nu=0.2, warm_up_epochs=2)
+    emb = torch.stack([torch.arange(1.0, 11.0, dtype=torch.float64).sqrt(), torch.zeros(10)], 1)
+    dist2 = (emb**2).sum(dim=1).numpy()
+    q = float(np.quantile(dist2, 0.8))
+    # (epoch, R^2 the epoch trained with, R^2 after the epoch)
+    for epoch, before, expected_r2 in [(1, 5.0, 5.0), (2, 5.0, q), (3, q, q)]:
+        if epoch > 1:
+            net.history.append({})
+        tracker.on_epoch_begin(net)
+        tracker.on_batch_end(net, training=True, y_pred=emb[:4])
+        tracker.on_batch_end(net, training=True, y_pred=emb[4:])
+        tracker.on_epoch_end(net)
+        assert float(net.module_.radius2) == pytest.approx(expected_r2, rel=1e-6)
+        assert net.history[-1]["radius"] == pytest.approx(np.sqrt(expected_r2), rel=1e-6)
+        assert net.history[-1]["outside_frac"] == pytest.approx(np.mean(dist2 > before))
+
+
+def test_history_records_every_epoch(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=4, patience=None, random_state=0).fit(X)
+    assert det.n_iter_ == 4 == len(det.history_)
+    assert [row["epoch"] for row in det.history_] == [1, 2, 3, 4]
+    for row in det.history_:
+        assert set(row) == {"epoch", "loss", "radius", "center_shift", "outside_frac", "lr", "dur"}
+        assert np.isfinite(row["loss"]) and row["radius"] > 0
+        assert 0.0 <= row["outside_frac"] <= 1.0
+    # After warm-up R follows the (1 - nu) quantile: about nu of the pixels lie outside.
+    assert det.history_[-1]["outside_frac"] == pytest.approx(0.1, abs=0.05)
+
+
+def test_early_stopping_stops_and_restores_best(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=50, patience=2, lr=1e-9, random_state=0).fit(X)
+    assert det.n_iter_ < 50
+    losses = [row["loss"] for row in det.history_]
+    best_radius = det.history_[int(np.argmin(losses))]["radius"]
+    assert det.radius_ == pytest.approx(best_radius, rel=1e-6)
+
+
+# --- threshold and outlier API ------------------------------------------------
+
+
+@pytest.mark.parametrize("contamination", [0.005, 0.05, 0.25])
+def test_contamination_sets_fraction_predicted_outlier(blobs, contamination):
+    X, _ = blobs
+    det = DeepSVDDDetector(contamination=contamination, **FAST).fit(X)
+    pred = det.predict(X)
+    assert pred.dtype.kind == "i" and set(np.unique(pred)) <= {-1, 1}
+    assert abs(np.mean(pred == -1) - contamination) <= 1.0 / len(X)
+    np.testing.assert_allclose(det.decision_function(X), det.score_samples(X) - det.offset_)
+    np.testing.assert_array_equal(det.fit_predict(X), pred)
+
+
+def test_same_random_state_gives_identical_scores(blobs):
+    X, _ = blobs
+    s1 = DeepSVDDDetector(**FAST).fit(X).score_samples(X)
+    s2 = DeepSVDDDetector(**FAST).fit(X).score_samples(X)
+    s3 = DeepSVDDDetector(max_epochs=3, random_state=1).fit(X).score_samples(X)
+    np.testing.assert_array_equal(s1, s2)
+    assert not np.allclose(s1, s3)
+
+
+def test_scores_do_not_depend_on_batching(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(**FAST).fit(X)
+    full = det.score_samples(X)
+    parts = np.concatenate([det.score_samples(X[i : i + 7]) for i in range(0, len(X), 7)])
+    np.testing.assert_array_equal(full, parts)
+
+
+def test_finds_shifted_anomalies(blobs):
+    X, y = blobs
+    det = DeepSVDDDetector(contamination=0.02, **FAST).fit(X)
+    assert roc_auc_score(y, -det.score_samples(X)) > 0.95
+
+
+def test_guard_against_hypersphere_collapse(scene_pixels):
+    """The classic Deep SVDD failure: constant scores and a centre at zero."""
+    X, _ = scene_pixels
+    det = make_pipeline(PerPixelUnitNorm(), DeepSVDDDetector(random_state=0)).fit(X)
+    scores = det.score_samples(X)
+    svdd = det[-1]
+    assert np.std(scores) > 1e-3 * np.abs(scores).mean()
+    assert len(np.unique(scores)) > 0.9 * len(scores)
+    assert np.linalg.norm(svdd.center_) > 0.5 * CENTER_EPS * np.sqrt(svdd.rep_dim)
+    assert svdd.radius_ > 0
+
+
+def test_default_pipeline_beats_random_on_builtin_scene(scene_pixels):
+    X, y = scene_pixels
+    pipe = make_pipeline(PerPixelUnitNorm(), DeepSVDDDetector(random_state=0)).fit(X)
+    assert roc_auc_score(y, -pipe.score_samples(X)) > 0.7
+
+
+def test_default_pipeline_beats_random_on_a_real_scene(shared_hsi):
+    from sksvdd.datasets import cube_to_pixels, load_scene
+
+    scene = load_scene(shared_hsi / "abu-beach-2.mat")
+    X, y = cube_to_pixels(scene.cube), scene.mask.ravel()
+    pipe = make_pipeline(PerPixelUnitNorm(), DeepSVDDDetector(random_state=0)).fit(X)
+    scores = pipe.score_samples(X)
+    assert np.std(scores) > 0
+    assert roc_auc_score(y, -scores) > 0.6
+
+
+# --- composition, persistence, data frames ---------------------------------------
+
+
+def test_pipeline_and_grid_search(blobs):
+    X, y = blobs
+
+    def auroc(est, X, y):
+        return roc_auc_score(y, -est.score_samples(X))
+
+    pipe = make_pipeline(PerPixelUnitNorm(), DeepSVDDDetector(**FAST))
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)  # anomalies in every fold
+    search = GridSearchCV(pipe, {"deepsvdddetector__nu": [0.05, 0.2]}, scoring=auroc, cv=cv)
+    search.fit(X, y)
+    assert search.best_params_["deepsvdddetector__nu"] in (0.05, 0.2)
+    assert search.best_estimator_[-1].nu == search.best_params_["deepsvdddetector__nu"]
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_joblib_round_trip_in_a_new_process(blobs, tmp_path):
+    X, _ = blobs
+    pipe = make_pipeline(PerPixelUnitNorm(), DeepSVDDDetector(**FAST)).fit(X)
+    np.save(tmp_path / "X.npy", X)
+    joblib.dump(pipe, tmp_path / "model.joblib")
+    code = textwrap.dedent(f"""
+        import joblib, numpy as np
+        model = joblib.load({str(tmp_path / 'model.joblib')!r})
+        X = np.load({str(tmp_path / 'X.npy')!r})
+        np.save({str(tmp_path / 'scores.npy')!r}, model.score_samples(X))
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "scores.npy"), pipe.score_samples(X))
+
+
+def test_cuda_fitted_model_loads_and_scores_on_cpu(blobs):
+    """skorch maps a net pickled on CUDA to the CPU when CUDA is unavailable."""
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    X, _ = blobs
+    det = DeepSVDDDetector(**FAST).fit(X)
+    expected = det.score_samples(X)
+    det.net_.device = "cuda"  # as if fitted with device="cuda"
+    blob = pickle.dumps(det)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = pickle.loads(blob)
+    assert str(loaded.net_.device) == "cpu"
+    assert any("cuda" in str(w.message) for w in caught)
+    np.testing.assert_array_equal(loaded.score_samples(X), expected)
+
+
+def test_dataframe_feature_names_are_kept_and_checked(blobs):
+    X, _ = blobs
+    df = pd.DataFrame(X, columns=[f"b{i}" for i in range(X.shape[1])])
+    det = DeepSVDDDetector(**FAST).fit(df)
+    np.testing.assert_array_equal(det.feature_names_in_, df.columns)
+    with pytest.warns(UserWarning, match="valid feature names"):
+        from_array = det.score_samples(X)
+    np.testing.assert_array_equal(det.score_samples(df), from_array)
+    with pytest.raises(ValueError, match="feature names"):
+        det.score_samples(df.rename(columns={"b0": "other"}))
+
+
+class _Counter(Callback):
+    def __init__(self, start=0):
+        self.start = start
+
+    def initialize(self):
+        self.epochs_ = self.start
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_ += 1
+
+
+def test_user_callbacks_are_cloned_not_mutated(blobs):
+    X, _ = blobs
+    user_cb = _Counter()
+    det = DeepSVDDDetector(max_epochs=3, patience=None, callbacks=[user_cb], random_state=0)
+    det.fit(X)
+    assert not hasattr(user_cb, "epochs_")
+    used = dict(det.net_.callbacks_)["user_0__Counter"]
+    assert used is not user_cb and used.epochs_ == 3
+    clone(det).fit(X)  # clones and refits fine
+
+
+def test_device_auto_resolves(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=1, device="auto", random_state=0).fit(X)
+    assert det.net_.device == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --- bad input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"nu": 0.0}, "nu"),
+        ({"nu": 1.5}, "nu"),
+        ({"contamination": 0.0}, "contamination"),
+        ({"contamination": 0.6}, "contamination"),
+        ({"center_ema": -0.1}, "center_ema"),
+        ({"objective": "svdd"}, "objective"),
+        ({"rep_dim": 0}, "rep_dim"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"max_epochs": -1}, "max_epochs"),
+        ({"patience": 0}, "patience"),
+        ({"device": "tpu"}, "device"),
+        ({"device": "not a device"}, "device"),
+    ],
+)
+def test_invalid_parameters_raise_value_error(blobs, params, match):
+    with pytest.raises(ValueError, match=match):
+        DeepSVDDDetector(**params).fit(blobs[0])
+
+
+def test_cuda_requested_without_cuda_raises(blobs):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        DeepSVDDDetector(device="cuda").fit(blobs[0])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("est", [DeepSVDDDetector(**FAST), RXDetector()], ids=["svdd", "rx"])
+def test_non_finite_input_raises(blobs, bad, est):
+    X, _ = blobs
+    X_bad = X.copy()
+    X_bad[3, 2] = bad
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        clone(est).fit(X_bad)
+    fitted = clone(est).fit(X)
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        fitted.score_samples(X_bad)
+
+
+@pytest.mark.parametrize("est", [DeepSVDDDetector(**FAST), RXDetector()], ids=["svdd", "rx"])
+def test_wrong_number_of_features_and_empty_input_raise(blobs, est):
+    X, _ = blobs
+    fitted = clone(est).fit(X)
+    with pytest.raises(ValueError, match="12 features"):
+        fitted.predict(X[:, :5])
+    with pytest.raises(ValueError, match="0 sample"):
+        clone(est).fit(X[:0])
+    with pytest.raises(ValueError, match="0 sample"):
+        fitted.score_samples(X[:0])
+    with pytest.raises(ValueError, match="2D array"):
+        fitted.score_samples(X[0])
