@@ -333,6 +333,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             iterator_train__generator=shuffle_gen,
             iterator_train__collate_fn=collate_batch,
             callbacks=callbacks,
+            # Learning rates like 1e-5 need more than PrintLog's default 4 decimals.
+            callbacks__print_log__floatfmt=".4g",
             device=device,
             verbose=self.verbose,
         )

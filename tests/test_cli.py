@@ -1,0 +1,380 @@
+"""Tests for the ``sksvdd`` command line and the atomic-write helper."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from sksvdd import cli
+from sksvdd._atomic import atomic_path
+from sksvdd.cli import main
+from sksvdd.datasets import cube_to_pixels, load_scene, make_hyperspectral_scene
+
+REPO = Path(__file__).resolve().parents[1]
+HSI_DIR = REPO.parent / "shared" / "data" / "hsi"
+REAL_SCENE = HSI_DIR / "abu-airport-2.mat"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HEATMAP_SHAPE = (
+    round(cli._HEATMAP_INCHES[1] * cli._HEATMAP_DPI),
+    round(cli._HEATMAP_INCHES[0] * cli._HEATMAP_DPI),
+)
+
+
+def run_cli(*args, cwd):
+    """Run ``python -m sksvdd ARGS`` in a fresh interpreter."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    # The small networks gain nothing from intra-op threads, and on a busy
+    # machine OpenMP spin-waiting makes each epoch 10-50x slower. Results are
+    # the same either way.
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "sksvdd", *map(str, args)],
+        check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def parse_table(text):
+    """Rows of a metrics table printed by the CLI, as {detector: {column: float}}."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("detector "))
+    header = lines[start].split()
+    rows = {}
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        name, *values = line.split()
+        rows[name] = dict(zip(header[1:], map(float, values), strict=True))
+    return rows
+
+
+def read_png(path):
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    return matplotlib.image.imread(path)
+
+
+def anomaly_scores(model_path, scene):
+    model = joblib.load(model_path)
+    return -model.score_samples(cube_to_pixels(scene.cube)).reshape(scene.cube.shape[:2])
+
+
+@pytest.fixture(scope="module")
+def builtin_npz(tmp_path_factory):
+    """A small built-in scene saved as .npz, with mask and wavelengths."""
+    scene = make_hyperspectral_scene(n_rows=24, n_cols=24, random_state=0)
+    path = tmp_path_factory.mktemp("builtin") / "builtin.npz"
+    np.savez(path, data=scene.cube, map=scene.mask, wavelengths=scene.wavelengths)
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_model(tmp_path_factory):
+    """abu-airport-2 fitted by ``sksvdd fit`` in a subprocess."""
+    if not REAL_SCENE.is_file():
+        pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
+    folder = tmp_path_factory.mktemp("real")
+    result = run_cli("fit", REAL_SCENE, "--param", "max_epochs=2", "--random-state", "0",
+                     "-q", "--out", "model.joblib", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert "Wrote model.joblib" in result.stdout
+    return folder / "model.joblib"
+
+
+# --------------------------------------------------------------------------- #
+# Real scene, in subprocesses
+# --------------------------------------------------------------------------- #
+
+
+def test_real_scene_score_matches_in_process_model(real_model, tmp_path):
+    result = run_cli("score", real_model, REAL_SCENE, "--out", "scores.npy",
+                     "--png", "map.png", "--mask-out", "mask.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    scene = load_scene(REAL_SCENE)
+    scores = np.load(tmp_path / "scores.npy")
+    assert scores.shape == scene.cube.shape[:2]
+    np.testing.assert_allclose(scores, anomaly_scores(real_model, scene), rtol=1e-6)
+    assert read_png(tmp_path / "map.png").shape[:2] == HEATMAP_SHAPE
+    mask = read_png(tmp_path / "mask.png")
+    assert mask.shape[:2] == scene.cube.shape[:2]
+    predicted = joblib.load(real_model).predict(cube_to_pixels(scene.cube)) == -1
+    np.testing.assert_array_equal(mask[:, :, 0].ravel() > 0.5, predicted)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_real_scene_evaluate_auroc_matches_sklearn(real_model, tmp_path):
+    result = run_cli("evaluate", real_model, REAL_SCENE, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    row = parse_table(result.stdout)["DeepSVDDDetector"]
+    scene = load_scene(REAL_SCENE)
+    expected = roc_auc_score(scene.mask.ravel(), anomaly_scores(real_model, scene).ravel())
+    assert row["AUROC"] == pytest.approx(expected, abs=5e-5)
+    assert set(row) == {"AUROC", "AP", "IoU", "precision", "recall"}
+
+
+def test_real_scene_info(tmp_path):
+    if not REAL_SCENE.is_file():
+        pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
+    result = run_cli("info", REAL_SCENE, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "100 rows x 100 cols" in result.stdout
+    assert "bands:        205" in result.stdout
+    assert "wavelengths:  unknown" in result.stdout
+    assert "anomalies:    87 pixels" in result.stdout
+
+
+def test_bandpass_without_wavelengths_fails_with_hint(tmp_path, capsys):
+    if not REAL_SCENE.is_file():
+        pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
+    status = main(["fit", str(REAL_SCENE), "--bandpass", "400", "900",
+                   "--out", str(tmp_path / "m.joblib")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "--bandpass needs band wavelengths" in err and "Hint" in err
+    assert not (tmp_path / "m.joblib").exists()
+
+
+# --------------------------------------------------------------------------- #
+# Built-in scene
+# --------------------------------------------------------------------------- #
+
+
+def test_demo_writes_model_png_and_table(tmp_path):
+    result = run_cli("demo", "--size", "30", "-q", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # -q: no progress
+    table = parse_table(result.stdout)
+    assert set(table) == {"sksvdd", "RXDetector"}
+    for row in table.values():
+        assert all(0.0 <= value <= 1.0 for value in row.values())
+    model = joblib.load(tmp_path / "out" / "model.joblib")
+    assert [name for name, _ in model.steps] == ["unitnorm", "detector"]
+    assert read_png(tmp_path / "out" / "scores.png").shape[:2] == HEATMAP_SHAPE
+    assert "out/scores.png" in result.stdout.replace(os.sep, "/")
+
+
+def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
+    model_path, scores_path = tmp_path / "model.joblib", tmp_path / "scores.npy"
+    assert main(["fit", str(builtin_npz), "--bandpass", "500", "none", "--param",
+                 "max_epochs=1", "--param", "nu=0.2", "--random-state", "0",
+                 "--out", str(model_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "train_loss" in err and "train_loss" not in out  # progress on stderr, not stdout
+    model = joblib.load(model_path)
+    assert model.named_steps["bandpass"].min_wavelength_nm == 500.0
+    detector = model[-1]
+    assert (detector.nu, detector.n_iter_) == (0.2, 1)
+    assert (detector.verbose, detector.callbacks) == (0, None)  # progress not saved
+
+    assert main(["score", str(model_path), str(builtin_npz), "--out", str(scores_path)]) == 0
+    scene = load_scene(builtin_npz)
+    np.testing.assert_allclose(np.load(scores_path), anomaly_scores(model_path, scene),
+                               rtol=1e-6)
+
+    capsys.readouterr()
+    assert main(["evaluate", str(model_path), str(builtin_npz)]) == 0
+    row = parse_table(capsys.readouterr().out)["DeepSVDDDetector"]
+    expected = roc_auc_score(scene.mask.ravel(), np.load(scores_path).ravel())
+    assert row["AUROC"] == pytest.approx(expected, abs=5e-5)
+
+    assert main(["info", str(builtin_npz)]) == 0
+    assert "400 to 2450 nm" in capsys.readouterr().out
+
+
+def test_evaluate_without_ground_truth_fails(builtin_npz, tmp_path, capsys):
+    path = tmp_path / "no_gt.npy"
+    np.save(path, load_scene(builtin_npz).cube)
+    assert main(["evaluate", "unused.joblib", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sksvdd: error: ") and err.count("\n") == 1
+    assert "no ground-truth" in err
+    assert main(["info", str(path)]) == 0
+    assert "no ground truth" in capsys.readouterr().out
+
+
+def test_band_mismatch_fails(builtin_npz, tmp_path, capsys):
+    model_path = tmp_path / "model.joblib"
+    assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 0
+    other = tmp_path / "other.npz"
+    np.savez(other, data=np.ones((5, 5, 7), dtype=np.float32))
+    assert main(["score", str(model_path), str(other), "--out", str(tmp_path / "s.npy")]) == 1
+    assert "fitted on 180 bands" in capsys.readouterr().err
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_failed_model_write_keeps_previous_file(builtin_npz, tmp_path, monkeypatch, capsys):
+    model_path = tmp_path / "model.joblib"
+    model_path.write_bytes(b"previous model")
+
+    def broken_dump(value, f, *args, **kwargs):
+        f.write(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(joblib, "dump", broken_dump)
+    assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert model_path.read_bytes() == b"previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]
+
+
+def test_progress_without_tqdm_prints_epochs(builtin_npz, tmp_path, monkeypatch, capsys):
+    # Even on a terminal, no ProgressBar when tqdm cannot be imported.
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    find_spec = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tqdm" else find_spec(name, *a))
+    assert main(["fit", str(builtin_npz), "--param", "max_epochs=2",
+                 "--out", str(tmp_path / "m.joblib")]) == 0
+    err = capsys.readouterr().err
+    assert "train_loss" in err and "it/s" not in err
+
+
+# --------------------------------------------------------------------------- #
+# Errors and exit codes
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "required: COMMAND"),
+    (["frobnicate"], "invalid choice"),
+    (["fit", "scene.mat"], "--out"),
+    (["fit", "scene.mat", "--out", "m.joblib", "--param", "max_epoch=2"],
+     "Did you mean 'max_epochs'? Valid names: batch_size, center_ema"),
+    (["fit", "scene.mat", "--out", "m.joblib", "--param", "nu"], "NAME=VALUE"),
+    (["fit", "scene.mat", "--out", "m.joblib", "--param", "nu=5"], "'nu' parameter"),
+    (["fit", "scene.mat", "--out", "m.joblib", "--param", "random_state=1"], "--random-state"),
+    (["fit", "scene.mat", "--out", "m.joblib", "--bandpass", "900", "400"], "below MAX"),
+    (["fit", "scene.mat", "--out", "m.joblib", "--bandpass", "x", "400"], "wavelength"),
+    (["demo", "--size", "3"], "at least 10"),
+    (["score", "model.joblib"], "required"),
+])
+def test_usage_errors_exit_2(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "usage: sksvdd" in err and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_usage_error_exits_2_in_subprocess(tmp_path):
+    result = run_cli("fit", "scene.mat", "--out", "m.joblib", "--param", "bogus=1",
+                     cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown detector parameter 'bogus'" in result.stderr
+    assert "max_epochs" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX SIGINT")
+def test_interrupted_fit_exits_130_without_model(builtin_npz, tmp_path):
+    # skorch swallows KeyboardInterrupt and keeps a partly trained net; the
+    # CLI must not save that as if training had finished.
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    args = ["fit", builtin_npz, "--param", "max_epochs=100000", "--param", "patience=None",
+            "--out", "model.joblib"]
+    with subprocess.Popen([sys.executable, "-m", "sksvdd", *map(str, args)], cwd=tmp_path,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        for line in proc.stderr:  # wait until training has started
+            if line.split()[:1] == ["1"]:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "sksvdd: interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file_exits_1_with_one_line(tmp_path):
+    result = run_cli("info", "missing.mat", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("sksvdd: error: ") and result.stderr.count("\n") == 1
+    assert "missing.mat" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["--debug", "info", "missing.mat"],
+    ["info", "missing.mat", "--debug"],
+])
+def test_debug_shows_traceback(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.rstrip().splitlines()[-1].startswith("sksvdd: error: ")
+
+
+@pytest.mark.parametrize("argv", [
+    ["score", "missing.joblib", "scene.mat", "--out", "s.npy"],
+    ["score", "m.joblib", "scene.mat", "--out", "no/such/dir/s.npy"],
+    ["fit", "scene.mat", "--out", "."],
+])
+def test_bad_paths_exit_1(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sksvdd: error: ") and err.count("\n") == 1
+
+
+def test_non_model_file_exits_1(builtin_npz, tmp_path, capsys):
+    assert main(["evaluate", str(builtin_npz), str(builtin_npz)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sksvdd: error: cannot read the model file") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, value", [
+    ("3", 3), ("-2", -2), ("0.5", 0.5), ("1e-3", 1e-3), ("True", True), ("false", False),
+    ("None", None), ("cuda:1", "cuda:1"), ("one-class", "one-class"),
+])
+def test_param_values_are_parsed(text, value):
+    parsed = cli._parse_value(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+# --------------------------------------------------------------------------- #
+# atomic_path
+# --------------------------------------------------------------------------- #
+
+
+def test_atomic_path_replaces_on_success(tmp_path):
+    target = tmp_path / "scores.npy"
+    target.write_bytes(b"old")
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".npy" and not tmp.exists()
+        np.save(tmp, np.arange(3))  # np.save appends .npy unless the name has it
+    np.testing.assert_array_equal(np.load(target), np.arange(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.npy"]
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_atomic_path_keeps_previous_file_on_error(error, tmp_path):
+    target = tmp_path / "model.joblib"
+    target.write_bytes(b"previous")
+    with pytest.raises(type(error)), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half written")
+        raise error
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
+
+
+def test_atomic_path_without_previous_file_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError), atomic_path(tmp_path / "new.png") as tmp:
+        tmp.write_bytes(b"partial")
+        raise ValueError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_path_nothing_written_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Nothing was written"), \
+            atomic_path(tmp_path / "out.bin"):
+        pass
+    assert list(tmp_path.iterdir()) == []
