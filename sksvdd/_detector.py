@@ -132,7 +132,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     n_iter_ : int
         Number of training epochs run in phase 2.
     history_ : list of dict
-        One dict per epoch with ``epoch``, ``loss``, ``radius``,
+        One dict per epoch with ``epoch``, ``loss``, ``loss_best`` (True
+        where the loss improved on every earlier epoch; with early stopping
+        the weights of the last such epoch are the ones kept), ``radius``,
         ``center_shift``, ``outside_frac``, ``lr`` and ``dur`` (seconds).
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
@@ -266,21 +268,32 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             The fitted detector.
         """
         X = validate_data(self, X, dtype=[np.float32, np.float64])
-        device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)
         # Drawn first, so that the sample is documented as this exact call.
         sample = rng.choice(X.shape[0], size=min(self.sample_n, X.shape[0]), replace=False)
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        self._fit_phases(X[np.sort(sample)], PixelDataset(X32), rng)
+        self.offset_ = offset_from_scores(self._score_samples(X32), self.contamination)
+        return self
+
+    def _fit_phases(self, X_sample, train_data, rng):
+        """Both phases from a pixel sample and a torch Dataset of training pixels.
+
+        ``fit`` passes in-memory pixels; :mod:`sksvdd.parallel` passes a
+        sample drawn from an out-of-core array and a Dataset that streams
+        batches from it. Sets every fitted attribute except ``offset_`` and
+        the input validation attributes (``n_features_in_``, ...).
+        """
+        device = _resolve_device(self.device)
         init_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         shuffle_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-
-        module = DeepSVDDModule(X.shape[1], self.hidden, self.rep_dim, generator=init_gen)
+        module = DeepSVDDModule(X_sample.shape[1], self.hidden, self.rep_dim, generator=init_gen)
         self.net_ = self._build_net(module, device, shuffle_gen)
         self.net_.initialize()
-        self._statistical_phase(X[np.sort(sample)])
+        self._statistical_phase(X_sample)
 
         if self.max_epochs > 0:
-            self.net_.partial_fit(PixelDataset(X32), y=None)
+            self.net_.partial_fit(train_data, y=None)
 
         module = self.net_.module_
         module.eval()
@@ -293,9 +306,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         ]
         for row in self.history_:
             row["loss"] = row.pop("train_loss")
-        scores = self._score_samples(X32)
-        self.offset_ = offset_from_scores(scores, self.contamination)
-        return self
+            row["loss_best"] = bool(row.pop("train_loss_best", False))
 
     def _build_net(self, module, device, shuffle_gen):
         callbacks = [
@@ -405,7 +416,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         return tags
 
 
-_HISTORY_KEYS = ("epoch", "train_loss", "radius", "center_shift", "outside_frac", "lr", "dur")
+_HISTORY_KEYS = (
+    "epoch", "train_loss", "train_loss_best", "radius", "center_shift", "outside_frac", "lr", "dur",
+)
 
 
 def _silent(*args, **kwargs):

@@ -175,7 +175,9 @@ def test_history_records_every_epoch(blobs):
     assert det.n_iter_ == 4 == len(det.history_)
     assert [row["epoch"] for row in det.history_] == [1, 2, 3, 4]
     for row in det.history_:
-        assert set(row) == {"epoch", "loss", "radius", "center_shift", "outside_frac", "lr", "dur"}
+        assert set(row) == {
+            "epoch", "loss", "loss_best", "radius", "center_shift", "outside_frac", "lr", "dur"
+        }
         assert np.isfinite(row["loss"]) and row["radius"] > 0
         assert 0.0 <= row["outside_frac"] <= 1.0
     # After warm-up R follows the (1 - nu) quantile: about nu of the pixels lie outside.
@@ -187,8 +189,10 @@ def test_early_stopping_stops_and_restores_best(blobs):
     det = DeepSVDDDetector(max_epochs=50, patience=2, lr=1e-9, random_state=0).fit(X)
     assert det.n_iter_ < 50
     losses = [row["loss"] for row in det.history_]
-    best_radius = det.history_[int(np.argmin(losses))]["radius"]
-    assert det.radius_ == pytest.approx(best_radius, rel=1e-6)
+    best = int(np.argmin(losses))
+    assert det.history_[best]["loss_best"]
+    assert not any(row["loss_best"] for row in det.history_[best + 1 :])
+    assert det.radius_ == pytest.approx(det.history_[best]["radius"], rel=1e-6)
 
 
 # --- threshold and outlier API ------------------------------------------------
