@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from sklearn.ensemble import IsolationForest
 
-from sksvdd import RXDetector, make_default_pipeline
+from sklearn.pipeline import make_pipeline
+
+from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector, make_default_pipeline
 from sksvdd.datasets import cube_to_pixels, load_scene, make_hyperspectral_scene
 from sksvdd.metrics import detection_report, format_table
 
@@ -36,31 +38,36 @@ REAL_SCENES = [
     "abu-beach-1", "abu-beach-2", "abu-beach-3", "sandiego", "hydice",
 ]
 
+# Each factory takes the scene's (rows, cols): spatial steps need the image shape.
 DETECTORS = {
-    "sksvdd": lambda: make_default_pipeline(random_state=0),
-    "sksvdd-phase1": lambda: make_default_pipeline(random_state=0, max_epochs=0),
-    "RX": lambda: RXDetector(),
-    "IsolationForest": lambda: IsolationForest(random_state=0),
+    "sksvdd": lambda shape: make_default_pipeline(image_shape=shape, random_state=0),
+    "sksvdd-spectral": lambda shape: make_default_pipeline(random_state=0),
+    "sksvdd-unitnorm": lambda shape: make_pipeline(
+        PerPixelUnitNorm(), DeepSVDDDetector(random_state=0)),
+    "sksvdd-phase1": lambda shape: make_default_pipeline(
+        image_shape=shape, random_state=0, max_epochs=0),
+    "RX": lambda shape: RXDetector(),
+    "IsolationForest": lambda shape: IsolationForest(random_state=0),
 }
 
 
 def scenes():
-    """Yield (name, pixels, anomaly labels)."""
+    """Yield (name, pixels, anomaly labels, image shape)."""
     if SHARED_HSI.is_dir():
         for name in REAL_SCENES:
             scene = load_scene(SHARED_HSI / f"{name}.mat")
-            yield name, cube_to_pixels(scene.cube), scene.mask.ravel()
+            yield name, cube_to_pixels(scene.cube), scene.mask.ravel(), scene.cube.shape[:2]
     else:
         print(f"note: {SHARED_HSI} not found; only the built-in scene is measured")
     scene = make_hyperspectral_scene(random_state=0)
-    yield "builtin", cube_to_pixels(scene.cube), scene.mask.ravel()
+    yield "builtin", cube_to_pixels(scene.cube), scene.mask.ravel(), scene.cube.shape[:2]
 
 
 def run(detectors):
     results = {name: {} for name in detectors}
-    for scene, X, y in scenes():
+    for scene, X, y, shape in scenes():
         for name in detectors:
-            est = DETECTORS[name]()
+            est = DETECTORS[name](shape)
             start = time.perf_counter()
             est.fit(X)
             fit_s = time.perf_counter() - start

@@ -6,6 +6,8 @@ BandpassByWavelength
     Keep the bands inside a wavelength interval (a scikit-learn selector).
 PerPixelUnitNorm
     Centre each spectrum and scale it to unit L2 norm (stateless).
+DualWindowResidual
+    Subtract each pixel's local (dual-window) background (spatial context).
 DeepSVDDDetector
     Two-phase Deep SVDD outlier detector on a skorch net.
 RXDetector
@@ -16,7 +18,7 @@ make_default_pipeline
 
 from ._detector import DeepSVDDDetector
 from ._pipeline import make_default_pipeline
-from ._preprocessing import BandpassByWavelength, PerPixelUnitNorm
+from ._preprocessing import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
 from ._rx import RXDetector
 
 __version__ = "0.1.0.dev0"
@@ -24,6 +26,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BandpassByWavelength",
     "DeepSVDDDetector",
+    "DualWindowResidual",
     "PerPixelUnitNorm",
     "RXDetector",
     "make_default_pipeline",

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_path
+from ._pipeline import set_image_shape
 
 # The heavy modules (torch through the detector, h5py, joblib, matplotlib) are
 # imported inside the commands, so that a usage error fails fast once the
@@ -139,7 +140,7 @@ def _cmd_demo(args):
     _say(args, f"Built-in scene: {rows} x {cols} pixels, {bands} bands, "
                f"{int(scene.mask.sum())} anomaly pixels (random_state={args.random_state}).")
 
-    pipe = make_default_pipeline(random_state=args.random_state)
+    pipe = make_default_pipeline(image_shape=(rows, cols), random_state=args.random_state)
     _say(args, "Fitting Deep SVDD...")
     fit_time = _fit(pipe, X, progress=not args.quiet)
     tic = time.perf_counter()
@@ -178,6 +179,8 @@ def _cmd_fit(args):
         args.parser.error(f"--bandpass: MIN ({low:g}) must be below MAX ({high:g}).")
     pipe = make_default_pipeline(
         min_wavelength_nm=low, max_wavelength_nm=high,
+        # The real shape is set once the scene is loaded.
+        image_shape=None if args.no_spatial else (1, 1),
         random_state=args.random_state, **params,
     )
     _validate_pipeline_params(pipe, args.parser)
@@ -192,6 +195,7 @@ def _cmd_fit(args):
                 "as 'wavelength' in the ENVI header, or fit without --bandpass."
             )
         pipe.set_params(bandpass__wavelengths=scene.wavelengths)
+    set_image_shape(pipe, scene.cube.shape[:2])
     X = cube_to_pixels(scene.cube)
     _say(args, f"Fitting on {X.shape[0]} pixels x {X.shape[1]} bands of '{scene.name}'...")
     fit_time = _fit(pipe, X, progress=not args.quiet and "verbose" not in params)
@@ -216,6 +220,7 @@ def _cmd_score(args):
     X = cube_to_pixels(scene.cube)
     _check_bands(model, X, args.scene)
     shape = scene.cube.shape[:2]
+    set_image_shape(model, shape)
     scores = pixels_to_image(-model.score_samples(X), shape)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.save(f, scores)
@@ -244,6 +249,7 @@ def _cmd_evaluate(args):
     model = _load_model(args.model)
     X = cube_to_pixels(scene.cube)
     _check_bands(model, X, args.scene)
+    set_image_shape(model, scene.cube.shape[:2])
     report = _report(scene.mask, -model.score_samples(X), model.predict(X) == -1)
     rows, cols = scene.mask.shape
     print(f"Scene '{scene.name}': {rows} x {cols} pixels, {int(scene.mask.sum())} anomaly "
@@ -323,6 +329,9 @@ def _build_parser():
     fit.add_argument("--bandpass", nargs=2, type=_wavelength, metavar=("MIN", "MAX"),
                      help="keep only bands from MIN to MAX nm ('none' for no bound); "
                           "the scene must carry wavelengths")
+    fit.add_argument("--no-spatial", action="store_true",
+                     help="leave out the dual-window residual step (score each pixel on "
+                          "its spectrum alone)")
     fit.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a DeepSVDDDetector parameter, repeatable; values are read as "
                           "int, float, true/false, none or text. Names: "

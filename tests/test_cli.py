@@ -155,7 +155,8 @@ def test_demo_writes_model_png_and_table(tmp_path):
     for row in table.values():
         assert all(0.0 <= value <= 1.0 for value in row.values())
     model = joblib.load(tmp_path / "out" / "model.joblib")
-    assert [name for name, _ in model.steps] == ["unitnorm", "detector"]
+    assert [name for name, _ in model.steps] == ["spatial", "detector"]
+    assert model.named_steps["spatial"].image_shape == (30, 30)
     assert read_png(tmp_path / "out" / "scores.png").shape[:2] == HEATMAP_SHAPE
     assert "out/scores.png" in result.stdout.replace(os.sep, "/")
 
@@ -186,6 +187,27 @@ def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
 
     assert main(["info", str(builtin_npz)]) == 0
     assert "400 to 2450 nm" in capsys.readouterr().out
+
+
+def test_spatial_model_scores_a_scene_of_another_size(builtin_npz, tmp_path, capsys):
+    model_path, scores_path = tmp_path / "model.joblib", tmp_path / "scores.npy"
+    assert main(["fit", str(builtin_npz), "--param", "max_epochs=1", "-q",
+                 "--out", str(model_path)]) == 0
+    assert joblib.load(model_path).named_steps["spatial"].image_shape == (24, 24)
+    other = make_hyperspectral_scene(n_rows=18, n_cols=31, random_state=1)
+    other_path = tmp_path / "other.npz"
+    np.savez(other_path, data=other.cube, map=other.mask)
+    assert main(["score", str(model_path), str(other_path), "--out", str(scores_path)]) == 0
+    model = joblib.load(model_path).set_params(spatial__image_shape=(18, 31))
+    expected = -model.score_samples(cube_to_pixels(other.cube)).reshape(18, 31)
+    np.testing.assert_array_equal(np.load(scores_path), expected)
+
+
+def test_fit_no_spatial_leaves_out_the_spatial_step(builtin_npz, tmp_path):
+    model_path = tmp_path / "model.joblib"
+    assert main(["fit", str(builtin_npz), "--no-spatial", "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 0
+    assert [name for name, _ in joblib.load(model_path).steps] == ["detector"]
 
 
 def test_evaluate_without_ground_truth_fails(builtin_npz, tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
-from sksvdd import BandpassByWavelength, PerPixelUnitNorm
+from sksvdd import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
 
 WL = np.array([420.0, 450.0, 600.0, 750.0, 900.0, 950.0])
 
@@ -149,3 +149,59 @@ def test_transformers_chain_in_a_pipeline():
     Xt = pipe.fit_transform(X)
     assert Xt.shape == (20, 4)
     np.testing.assert_allclose(np.linalg.norm(Xt, axis=1), 1.0)
+
+
+def _ring_mean_loop(cube, outer, inner):
+    """The dual-window background by explicit loops over a reflected image."""
+    r = outer // 2
+    padded = np.pad(cube, ((r, r), (r, r), (0, 0)), mode="symmetric")
+    out = np.empty_like(cube)
+    for i in range(cube.shape[0]):
+        for j in range(cube.shape[1]):
+            win = padded[i : i + outer, j : j + outer]
+            keep = np.ones((outer, outer), dtype=bool)
+            g = (outer - inner) // 2
+            keep[g : g + inner, g : g + inner] = False
+            out[i, j] = win[keep].mean(axis=0)
+    return out
+
+
+@pytest.mark.parametrize("outer, inner", [(3, 1), (7, 3), (5, 3)])
+def test_dual_window_residual_matches_loop(outer, inner):
+    cube = np.random.RandomState(0).normal(size=(9, 11, 4))
+    Xt = DualWindowResidual(image_shape=(9, 11), outer_window=outer,
+                            inner_window=inner).fit_transform(cube.reshape(-1, 4))
+    expected = cube - _ring_mean_loop(cube, outer, inner)
+    np.testing.assert_allclose(Xt.reshape(cube.shape), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_dual_window_residual_removes_smooth_background_and_keeps_target():
+    rows, cols = np.mgrid[0:20, 0:20]
+    background = np.stack([1.0 + 0.01 * rows, 2.0 + 0.02 * cols], axis=2)  # linear ramps
+    cube = background.copy()
+    cube[10, 10] += 5.0
+    Xt = DualWindowResidual(image_shape=(20, 20)).fit_transform(
+        cube.reshape(-1, 2).astype(np.float32))
+    assert Xt.dtype == np.float32
+    res = np.abs(Xt.reshape(20, 20, 2))
+    assert res[10, 10].min() > 4.5
+    far = np.ones((20, 20), dtype=bool)
+    far[5:16, 5:16] = False  # pixels whose window does not reach the target
+    far[:3], far[-3:], far[:, :3], far[:, -3:] = False, False, False, False  # reflected borders
+    assert res[far].max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "params, n_pixels, match",
+    [
+        ({"image_shape": (5, 5)}, 24, r"X has 24 pixels but image_shape=\(5, 5\) holds 25"),
+        ({"image_shape": (5, 5), "outer_window": 4}, 25, "must be odd"),
+        ({"image_shape": (5, 5), "outer_window": 3, "inner_window": 3}, 25, "must be smaller"),
+        ({"image_shape": (5, 0)}, 25, "positive ints"),
+        ({"image_shape": (5, 5, 1)}, 25, "positive ints"),
+    ],
+)
+def test_dual_window_residual_bad_input(params, n_pixels, match):
+    X = np.ones((n_pixels, 3))
+    with pytest.raises(ValueError, match=match):
+        DualWindowResidual(**params).fit(X)
