@@ -14,6 +14,13 @@ RXDetector
     Global Reed-Xiaoli (Mahalanobis) baseline detector.
 make_default_pipeline
     The recommended pipeline (used by the CLI and the demo).
+
+Submodules: ``sksvdd.datasets`` (files, cubes, the built-in scene),
+``sksvdd.metrics`` (detection metrics and scorers), ``sksvdd.plotting``
+(Displays, extra ``[plot]``), ``sksvdd.monitoring`` (progress bar,
+TensorBoard, extra ``[tensorboard]``) and ``sksvdd.parallel`` (Dask:
+score_cube / predict_cube for cubes larger than memory, fit_out_of_core;
+extra ``[dask]``).
 """
 
 from ._detector import DeepSVDDDetector
