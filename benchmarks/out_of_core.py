@@ -6,9 +6,9 @@ with :func:`sksvdd.parallel.score_cube` on Dask's threaded scheduler and on a
 ``distributed.LocalCluster`` of worker processes, next to the in-memory
 ``score_samples`` of one strip as the baseline. The file is deleted afterwards.
 
-The model is ``make_default_pipeline(random_state=0)`` (default Deep SVDD; no
-spatial step, which block-wise scoring cannot apply) fitted on the 100 x 100
-built-in scene resampled to ``--bands``;
+The model is ``make_default_pipeline(random_state=0)`` (default Deep SVDD, here
+without the spatial step, to measure the detector itself) fitted on the 100 x
+100 built-in scene resampled to ``--bands``;
 the cube is that scene tiled, so every pixel is a realistic spectrum. The
 file is freshly written, so it is read from the page cache: these are
 compute-bound figures; a cold disk adds its read time (2.3 GB at the disk's

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.ensemble import IsolationForest
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import OneClassSVM
 
 from sklearn.pipeline import make_pipeline
 
@@ -38,6 +40,53 @@ REAL_SCENES = [
     "abu-beach-1", "abu-beach-2", "abu-beach-3", "sandiego", "hydice",
 ]
 
+class _Subsampled:
+    """Fit ``estimator`` on ``n`` random pixels, score all (for detectors that do not scale)."""
+
+    def __init__(self, estimator, n, random_state=0):
+        self.estimator, self.n, self.random_state = estimator, n, random_state
+
+    def fit(self, X):
+        rng = np.random.RandomState(self.random_state)
+        idx = rng.choice(len(X), size=min(self.n, len(X)), replace=False)
+        self.estimator.fit(X[idx])
+        return self
+
+    def score_samples(self, X):
+        return self.estimator.score_samples(X)
+
+    def predict(self, X):
+        return self.estimator.predict(X)
+
+
+class _PyODDeepSVDD:
+    """PyOD's DeepSVDD behind the scikit-learn outlier sign conventions."""
+
+    def __init__(self, **params):
+        self.params = params
+
+    def fit(self, X):
+        from pyod.models.deep_svdd import DeepSVDD
+
+        self.model = DeepSVDD(n_features=X.shape[1], verbose=0, random_state=0,
+                              contamination=0.005, **self.params).fit(X)
+        return self
+
+    def score_samples(self, X):
+        return -self.model.decision_function(X)  # PyOD: higher = more anomalous
+
+    def predict(self, X):
+        return np.where(self.model.predict(X) == 1, -1, 1)  # PyOD: 1 = outlier
+
+
+def _has_pyod():
+    try:
+        import pyod  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 # Each factory takes the scene's (rows, cols): spatial steps need the image shape.
 DETECTORS = {
     "sksvdd": lambda shape: make_default_pipeline(image_shape=shape, random_state=0),
@@ -48,6 +97,11 @@ DETECTORS = {
         image_shape=shape, random_state=0, max_epochs=0),
     "RX": lambda shape: RXDetector(),
     "IsolationForest": lambda shape: IsolationForest(random_state=0),
+    # As in ../shared/data/README.md: nu=0.1, standardised, fitted on a 2000-pixel subsample.
+    "OneClassSVM": lambda shape: _Subsampled(
+        make_pipeline(StandardScaler(), OneClassSVM(nu=0.1, gamma="scale")), 2000),
+    # Optional extra (pip install pyod); 20 epochs, batch 256 as in the data README.
+    "PyOD-DeepSVDD": lambda shape: _PyODDeepSVDD(epochs=20, batch_size=256),
 }
 
 
@@ -99,6 +153,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if "PyOD-DeepSVDD" in args.detectors and not _has_pyod():
+        print("note: pyod is not installed (pip install pyod); skipping PyOD-DeepSVDD")
+        args.detectors.remove("PyOD-DeepSVDD")
     results = run(args.detectors)
     parts = []
     for metric, title in [("roc_auc", "Pixel ROC AUC"), ("average_precision", "Average precision"),

@@ -14,6 +14,10 @@ RXDetector
     Global Reed-Xiaoli (Mahalanobis) baseline detector.
 make_default_pipeline
     The recommended pipeline (used by the CLI and the demo).
+save, load
+    Safe model files (JSON + safetensors in a zip; loading cannot run code).
+TrainingDivergedWarning
+    Warned when training stops on a non-finite loss (last good weights kept).
 
 Submodules: ``sksvdd.datasets`` (files, cubes, the built-in scene),
 ``sksvdd.metrics`` (detection metrics and scorers), ``sksvdd.plotting``
@@ -24,9 +28,11 @@ extra ``[dask]``).
 """
 
 from ._detector import DeepSVDDDetector
+from ._persistence import load, save
 from ._pipeline import make_default_pipeline
 from ._preprocessing import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
 from ._rx import RXDetector
+from ._training import TrainingDivergedWarning
 
 __version__ = "0.1.0.dev0"
 
@@ -36,6 +42,9 @@ __all__ = [
     "DualWindowResidual",
     "PerPixelUnitNorm",
     "RXDetector",
+    "TrainingDivergedWarning",
+    "load",
     "make_default_pipeline",
+    "save",
     "__version__",
 ]

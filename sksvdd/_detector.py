@@ -1,5 +1,7 @@
 """DeepSVDDDetector: a scikit-learn outlier detector that owns a skorch net."""
 
+import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,10 +18,12 @@ from ._base import OffsetOutlierMixin, offset_from_scores
 from ._network import DeepSVDDModule, _push_from_zero
 from ._training import (
     CENTER_EPS,
+    FiniteGuard,
     HypersphereTracker,
     PixelDataset,
     SVDDLoss,
     SVDDNet,
+    TrainingDivergedWarning,
     collate_batch,
     radius2_from_quantile,
 )
@@ -103,7 +107,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         The learning rate is halved after ``max(1, patience // 2)`` epochs
         without improvement. ``None`` disables both.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks, e.g. ``skorch.callbacks.TensorBoard``. They
+        Extra skorch callbacks, e.g. :class:`sksvdd.monitoring.TensorBoardLogger`
+        or skorch's ``Checkpoint``. They
         are cloned at every ``fit`` so that the instances passed here are
         never modified and the estimator clones safely.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
@@ -114,6 +119,14 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         the mini-batch shuffling. Pass an int for reproducible results.
     verbose : int, default=0
         ``0`` is silent; ``1`` prints a per-epoch table (skorch's PrintLog).
+    warm_start : bool, default=False
+        When ``True`` and the detector is already fitted, ``fit`` skips
+        phase 1 and runs up to ``max_epochs`` more epochs of phase 2 from
+        the fitted state: weights, encoder statistics, centre, radius, Adam
+        moments and ``history_`` are kept (``n_iter_`` accumulates), while
+        ``lr``, ``batch_size``, ``patience``, ``callbacks`` etc. take their
+        current values. ``rep_dim``, ``hidden`` and the features must not
+        change. See Notes for resuming from skorch checkpoints.
 
     Attributes
     ----------
@@ -171,6 +184,23 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     The network has no bias terms, so it cannot map every input onto the
     centre (Ruff et al., Prop. 2); see :class:`sksvdd._network.DeepSVDDModule`.
 
+    Faults during phase 2: at the first non-finite batch loss (or non-finite
+    weights after an epoch), e.g. from a far too large ``lr``, training stops,
+    the weights of the last finite epoch (or of phase 1) are restored and a
+    :class:`~sksvdd._training.TrainingDivergedWarning` (a ``RuntimeWarning``)
+    says so; ``history_`` ends with the last good epoch. A
+    ``KeyboardInterrupt`` (Ctrl-C) during phase 2 ends training the same way
+    (skorch catches it): the detector is fitted with the best weights so far
+    and ``offset_`` is set. Input values beyond the float32 range are
+    rejected, since the network computes in float32.
+
+    Checkpoints: pass ``skorch.callbacks.Checkpoint(dirname=...,
+    monitor="train_loss_best")`` in ``callbacks`` (there is no validation
+    loss). To resume in a new session, fit a detector with the same
+    parameters and ``callbacks=[Checkpoint(...), LoadInitState(checkpoint)]``:
+    the checkpoint's weights, statistics, centre, radius, optimizer state
+    and history replace the freshly initialised ones before phase 2 goes on.
+
     References
     ----------
     .. [1] L. Ruff, R. Vandermeulen, N. Goernitz, L. Deecke, S. A. Siddiqui,
@@ -209,6 +239,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -231,6 +262,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         self.rep_dim = rep_dim
         self.hidden = hidden
@@ -249,6 +281,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -267,11 +300,14 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
-        X = validate_data(self, X, dtype=[np.float32, np.float64])
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=not self._warm())
+        _check_float32_range(X)
         rng = check_random_state(self.random_state)
         # Drawn first, so that the sample is documented as this exact call.
         sample = rng.choice(X.shape[0], size=min(self.sample_n, X.shape[0]), replace=False)
         X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if not X32.flags.writeable:  # torch warns on (and must not alias) read-only arrays
+            X32 = X32.copy()
         self._fit_phases(X[np.sort(sample)], PixelDataset(X32), rng)
         self.offset_ = offset_from_scores(self._score_samples(X32), self.contamination)
         return self
@@ -287,13 +323,19 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         device = _resolve_device(self.device)
         init_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         shuffle_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        module = DeepSVDDModule(X_sample.shape[1], self.hidden, self.rep_dim, generator=init_gen)
-        self.net_ = self._build_net(module, device, shuffle_gen)
-        self.net_.initialize()
-        self._statistical_phase(X_sample)
+        if self._warm():
+            self._continue_net(device, shuffle_gen)
+        else:
+            module = DeepSVDDModule(
+                X_sample.shape[1], self.hidden, self.rep_dim, generator=init_gen
+            )
+            self.net_ = self._build_net(module, device, shuffle_gen)
+            self.net_.initialize()
+            self._statistical_phase(X_sample)
 
         if self.max_epochs > 0:
             self.net_.partial_fit(train_data, y=None)
+            self._after_interruption()
 
         module = self.net_.module_
         module.eval()
@@ -308,11 +350,67 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             row["loss"] = row.pop("train_loss")
             row["loss_best"] = bool(row.pop("train_loss_best", False))
 
+    def _warm(self):
+        """Whether this ``fit`` continues from the fitted state (``warm_start``)."""
+        return bool(self.warm_start) and hasattr(self, "net_") and hasattr(self, "offset_")
+
+    def _continue_net(self, device, shuffle_gen):
+        """Rebuild ``net_`` with the current parameters around the fitted module.
+
+        Keeps the module (weights, statistics, centre, radius), Adam's moments
+        and the history; ``lr`` and ``weight_decay`` take their current values.
+        """
+        old = self.net_
+        module = old.module_
+        first, second = module.projection[0].weight.shape, module.projection[2].weight.shape
+        if first[0] != self.hidden or second[0] != self.rep_dim:
+            raise ValueError(
+                f"warm_start=True continues the fitted network (hidden={first[0]}, "
+                f"rep_dim={second[0]}), but hidden={self.hidden}, rep_dim={self.rep_dim} "
+                "were requested; set warm_start=False to fit a new network."
+            )
+        # Continue the shuffling stream instead of replaying the first fit's.
+        shuffle_gen.manual_seed(shuffle_gen.initial_seed() + len(old.history))
+        self.net_ = self._build_net(module, device, shuffle_gen)
+        self.net_.initialize()
+        if getattr(old, "optimizer_", None) is not None:
+            self.net_.optimizer_.load_state_dict(old.optimizer_.state_dict())
+            for group in self.net_.optimizer_.param_groups:
+                group["lr"], group["weight_decay"] = self.lr, self.weight_decay
+        self.net_.history = old.history
+
+    def _after_interruption(self):
+        """Tidy up after phase 2 ended early by divergence or ``KeyboardInterrupt``.
+
+        skorch ends training on ``KeyboardInterrupt`` (early stopping, Ctrl-C,
+        :class:`FiniteGuard`) without re-raising. An epoch cut short has no
+        ``train_loss``, and an epoch that diverged has a non-finite one: such
+        trailing rows are dropped, so that ``history_`` ends with the epoch
+        whose weights are kept (or an earlier one restored by early stopping).
+        """
+        history = self.net_.history
+        while history and not np.isfinite(history[-1].get("train_loss", np.nan)):
+            del history[-1]
+        guard = dict(self.net_.callbacks_)["finite_guard"]
+        if guard.diverged_ is not None:
+            epoch, batch = guard.diverged_
+            where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
+            warnings.warn(
+                f"DeepSVDDDetector: the training loss or weights became non-finite in "
+                f"{where} of phase 2; training stopped and the weights of "
+                + (f"epoch {guard.last_good_epoch_}" if guard.last_good_epoch_ else "phase 1")
+                + f" were restored. Lower lr (now {self.lr:g}) or scale the input "
+                "(e.g. PerPixelUnitNorm or StandardScaler) and refit.",
+                TrainingDivergedWarning,
+                stacklevel=3,
+            )
+
     def _build_net(self, module, device, shuffle_gen):
         callbacks = [
             ("hypersphere", HypersphereTracker(
                 center_ema=self.center_ema, nu=self.nu, warm_up_epochs=_WARM_UP_EPOCHS
             )),
+            ("finite_guard", FiniteGuard()),
         ]
         if self.patience is not None:
             callbacks += [
@@ -329,8 +427,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             name = cb[0] if isinstance(cb, tuple) else f"user_{i}_{type(cb).__name__}"
             cb = cb[1] if isinstance(cb, tuple) else cb
             callbacks.append((name, clone(cb, safe=False)))
-        if self.freeze_encoder:
-            module.encoder.requires_grad_(False)
+        module.encoder.requires_grad_(not self.freeze_encoder)
         return SVDDNet(
             module=module,
             criterion=SVDDLoss(nu=self.nu, objective=self.objective),
@@ -375,21 +472,26 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         concatenated on the CPU.
         """
         device = torch.device(self.net_.device)
-        X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
         n = X.shape[0]
         out = []
         with torch.inference_mode():
             for start in range(0, n, _SCORE_BATCH):
-                chunk = X[start : start + _SCORE_BATCH]
-                rows = chunk.shape[0]
-                if rows < _SCORE_BATCH:
-                    chunk = torch.cat([chunk, chunk.new_zeros(_SCORE_BATCH - rows, X.shape[1])])
-                out.append(fn(chunk.to(device, non_blocking=True))[:rows].cpu())
+                # A fresh buffer per chunk: also takes read-only, non-contiguous
+                # and non-float32 input without copying all of X.
+                chunk = np.zeros((_SCORE_BATCH, X.shape[1]), dtype=np.float32)
+                rows = min(_SCORE_BATCH, n - start)
+                chunk[:rows] = X[start : start + rows]
+                out.append(fn(torch.from_numpy(chunk).to(device, non_blocking=True))[:rows].cpu())
         return torch.cat(out)
 
     def _score_samples(self, X):
-        dist2 = self._map_batches(self.net_.module_.dist2, X)
-        return -dist2.numpy().astype(np.float64)
+        dist2 = self._map_batches(self.net_.module_.dist2, X).numpy().astype(np.float64)
+        overflow = ~np.isfinite(dist2)
+        if overflow.any():
+            # Pixels far outside the training range can overflow float32 inside
+            # the network; score those few again in float64.
+            dist2[overflow] = _dist2_float64(self.net_.module_, X[overflow])
+        return -dist2
 
     def score_samples(self, X):
         """Opposite of the squared distance to the centre (higher = more normal).
@@ -407,6 +509,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        _check_float32_range(X)
         return self._score_samples(X)
 
     def __sklearn_tags__(self):
@@ -423,6 +526,24 @@ _HISTORY_KEYS = (
 
 def _silent(*args, **kwargs):
     """Sink for skorch messages that would otherwise print regardless of ``verbose``."""
+
+
+def _check_float32_range(X):
+    """Raise ValueError when finite values of ``X`` overflow float32 (the network's dtype)."""
+    if X.dtype != np.float32 and X.size:
+        limit = np.finfo(np.float32).max
+        if X.max() > limit or X.min() < -limit:
+            raise ValueError(
+                f"Input values exceed float32 range (|x| > {limit:.3g}), which the "
+                "network computes in; rescale the data (e.g. divide by a constant)."
+            )
+
+
+def _dist2_float64(module, X):
+    """``module.dist2`` computed in float64 on the CPU, for the rows that overflow float32."""
+    module64 = copy.deepcopy(module).to("cpu", torch.float64)
+    with torch.inference_mode():
+        return module64.dist2(torch.as_tensor(np.asarray(X, dtype=np.float64))).numpy()
 
 
 def _resolve_device(device):

@@ -245,7 +245,13 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], copy=True)
         if self.center:
             X -= X.mean(axis=1, keepdims=True)
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        with np.errstate(over="ignore"):  # overflowing rows are rescaled below
+            norms = np.linalg.norm(X, axis=1, keepdims=True)
+        huge = ~np.isfinite(norms[:, 0])
+        if huge.any():
+            # The squared norm overflows: scale those rows by their peak first.
+            X[huge] /= np.abs(X[huge]).max(axis=1, keepdims=True)
+            norms[huge] = np.linalg.norm(X[huge], axis=1, keepdims=True)
         X /= np.maximum(norms, X.dtype.type(self.eps))
         return X
 
@@ -254,6 +260,20 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
         tags.requires_fit = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _box_sum(cube, size):
+    """Sum over the ``size x size`` square around each pixel, image borders reflected.
+
+    Two 1-D correlations with a window of ones: unlike ``uniform_filter``'s
+    running sums, each output is summed over its own neighbours in a fixed
+    order, so a pixel's result does not depend on where the image (or a tile
+    of it, as in :func:`sksvdd.parallel.score_cube`) starts: tiled and
+    whole-image results are bit-identical.
+    """
+    weights = np.ones(size)
+    rows = ndimage.correlate1d(cube, weights, axis=0, mode="reflect")
+    return ndimage.correlate1d(rows, weights, axis=1, mode="reflect")
 
 
 class DualWindowResidual(TransformerMixin, BaseEstimator):
@@ -359,9 +379,7 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         rows, cols = self._check_shape(X)
         cube = X.reshape(rows, cols, X.shape[1]).astype(np.float64)
         outer, inner = self.outer_window, self.inner_window
-        sum_outer = ndimage.uniform_filter(cube, size=(outer, outer, 1), mode="reflect")
-        sum_inner = ndimage.uniform_filter(cube, size=(inner, inner, 1), mode="reflect")
-        ring = (sum_outer * outer**2 - sum_inner * inner**2) / (outer**2 - inner**2)
+        ring = (_box_sum(cube, outer) - _box_sum(cube, inner)) / (outer**2 - inner**2)
         return (cube - ring).reshape(X.shape).astype(X.dtype, copy=False)
 
     def _check_shape(self, X):

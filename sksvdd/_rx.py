@@ -97,7 +97,13 @@ class RXDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         X = X.astype(np.float64, copy=False)
         self.location_ = X.mean(axis=0)
         centered = X - self.location_
-        cov = centered.T @ centered / X.shape[0]
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+            cov = centered.T @ centered / X.shape[0]
+        if not np.all(np.isfinite(cov)):
+            raise ValueError(
+                "X has values too large for a covariance (it overflows float64); "
+                "rescale the data, e.g. with StandardScaler or PerPixelUnitNorm."
+            )
         scale = np.trace(cov) / cov.shape[0]
         ridge = self.reg * scale if scale > 0 else 1.0
         cov[np.diag_indices_from(cov)] += max(ridge, np.finfo(np.float64).tiny)

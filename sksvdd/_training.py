@@ -131,6 +131,56 @@ class HypersphereTracker(Callback):
         self._dists = []
 
 
+class TrainingDivergedWarning(RuntimeWarning):
+    """Phase 2 met a non-finite loss or weights; training stopped at the last good state."""
+
+
+class FiniteGuard(Callback):
+    """Stop phase 2 at the first non-finite batch loss or module state, keeping good weights.
+
+    A copy of the module's state dict (weights, encoder statistics, centre
+    and radius) is kept from the start of training and after every epoch
+    whose state is finite. At the first non-finite training-batch loss, or
+    non-finite state at the end of an epoch, that copy is restored and
+    ``KeyboardInterrupt`` is raised, which skorch's ``partial_fit`` catches
+    to end training cleanly (``on_train_end`` still runs, so early stopping
+    may restore an even better epoch). ``diverged_`` is then
+    ``(epoch, batch)`` (batch ``None`` when found at the epoch end) and
+    ``last_good_epoch_`` the epoch whose state was restored (0: phase 1).
+    The caller reports it; this callback does not warn.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.diverged_ = None
+        self.last_good_epoch_ = len(net.history)
+        self._good_state = _copy_state(net.module_)
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._batch = 0
+
+    def on_batch_end(self, net, training=False, loss=None, **kwargs):
+        if not training:
+            return
+        self._batch += 1
+        if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+            self._stop(net, self._batch)
+
+    def on_epoch_end(self, net, **kwargs):
+        if not all(bool(torch.isfinite(t).all()) for t in net.module_.state_dict().values()):
+            self._stop(net, None)
+        self._good_state = _copy_state(net.module_)
+        self.last_good_epoch_ = len(net.history)
+
+    def _stop(self, net, batch):
+        net.module_.load_state_dict(self._good_state)
+        self.diverged_ = (len(net.history), batch)
+        raise KeyboardInterrupt
+
+
+def _copy_state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 def radius2_from_quantile(dist2, nu):
     """``R^2`` as the ``(1 - nu)`` quantile of squared distances (NumPy, float64)."""
     return float(np.quantile(np.asarray(dist2, dtype=np.float64), 1 - nu))

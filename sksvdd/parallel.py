@@ -7,6 +7,9 @@ scheduling, on threads, processes or a ``distributed`` cluster.
   cube block by block and return a lazy :class:`dask.array.Array`; the cube
   can be a NumPy array, a ``np.memmap``, an ``h5py.Dataset``, a zarr array or
   a Dask array. Memory is bounded by the block size, not by the cube.
+  Pipelines with a spatial step (:class:`~sksvdd.DualWindowResidual`, as in
+  ``make_default_pipeline(image_shape=...)``) are supported: each block is
+  read with a halo of neighbouring pixels.
 - :func:`fit_out_of_core` fits a :class:`~sksvdd.DeepSVDDDetector` on pixels
   read from such an array in batches, and gives the same model as ``fit`` on
   the same pixels loaded in memory.
@@ -20,6 +23,7 @@ importing this module and :func:`fit_out_of_core` on NumPy, memmap and HDF5
 arrays do not.
 """
 
+import copy
 import mmap
 import os
 import re
@@ -27,17 +31,20 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.pipeline import Pipeline
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import offset_from_scores
 from ._detector import DeepSVDDDetector
+from ._preprocessing import DualWindowResidual
 
 try:
     import dask
     import dask.array as da
+    from dask.array import overlap as _overlap
 except ImportError:  # the optional extra sksvdd[dask] is not installed
-    dask = da = None
+    dask = da = _overlap = None
 
 try:
     import h5py
@@ -56,7 +63,10 @@ def score_cube(estimator, cube, *, chunks="auto"):
 
     The cube is cut into spatial blocks that hold all the bands; each block
     is reshaped to pixels ``(block_rows * block_cols, bands)`` and passed to
-    ``estimator.score_samples``. Nothing is read or computed until the
+    ``estimator.score_samples``. A pipeline with spatial steps
+    (:class:`~sksvdd.DualWindowResidual`) is handled as one image: each
+    block is read with a halo of neighbouring pixels (see Notes), so the
+    result does not depend on the blocks. Nothing is read or computed until the
     result is computed (``.compute()``, ``da.store``, ``.to_zarr()``), on
     whatever Dask scheduler is active: threads by default, or a
     ``distributed.Client``.
@@ -67,7 +77,10 @@ def score_cube(estimator, cube, *, chunks="auto"):
         A fitted sksvdd detector or pipeline, :class:`~sksvdd.RXDetector`,
         :class:`~sklearn.ensemble.IsolationForest`, ... It must be safe to
         call from several threads at once (all of these are) and, on a
-        ``distributed`` cluster, picklable.
+        ``distributed`` cluster, picklable. Its
+        :class:`~sksvdd.DualWindowResidual` steps, at any depth of nested
+        pipelines, may have any ``image_shape``: each block uses its own
+        (on copies of those steps; ``estimator`` is not modified).
     cube : array-like of shape (rows, cols, bands)
         A NumPy array, ``np.memmap``, ``h5py.Dataset``, zarr array or
         :class:`dask.array.Array`. A memmap is re-mapped for each block, so
@@ -83,7 +96,9 @@ def score_cube(estimator, cube, *, chunks="auto"):
         aligned with an HDF5 or zarr array's own chunks). The band axis is
         always one block: a Dask array chunked along bands has its band
         blocks merged, and with ``"auto"`` is also cut anew spatially if the
-        merged blocks would exceed ``array.chunk-size``.
+        merged blocks would exceed ``array.chunk-size``. With spatial steps,
+        blocks smaller than the halo are merged with a neighbour, and an
+        axis shorter than twice the halo is one block.
 
     Returns
     -------
@@ -93,7 +108,10 @@ def score_cube(estimator, cube, *, chunks="auto"):
         ``-scores``. Computed, it equals
         ``estimator.score_samples(cube.reshape(-1, bands)).reshape(rows, cols)``
         for any estimator whose scores do not depend on the other pixels
-        passed with them (exactly, for sksvdd's detectors).
+        passed with them (exactly, for sksvdd's detectors). With spatial
+        steps it equals, bit for bit, the whole cube scored in memory,
+        ``set_image_shape(estimator, (rows, cols))`` then the same call (see
+        Notes).
 
     Raises
     ------
@@ -104,9 +122,9 @@ def score_cube(estimator, cube, *, chunks="auto"):
     ValueError
         If ``cube`` is not 3-D, its band count differs from
         ``estimator.n_features_in_``, ``chunks`` is malformed, or the
-        estimator has a spatial step (a parameter ``image_shape`` that is
-        set, e.g. :class:`~sksvdd.DualWindowResidual`): such a step needs
-        the whole image, not blocks.
+        estimator has a spatial step other than a
+        :class:`~sksvdd.DualWindowResidual` in (nested) pipelines (a
+        parameter ``image_shape`` that is set, whose reach is unknown).
 
     See Also
     --------
@@ -120,6 +138,21 @@ def score_cube(estimator, cube, *, chunks="auto"):
     estimator's temporaries), plus the ``(rows, cols)`` float64 result if
     it is computed in memory; store it with ``da.store`` or ``.to_zarr()``
     to keep even that out of memory.
+
+    Spatial steps. A :class:`~sksvdd.DualWindowResidual` with
+    ``outer_window=w`` makes a pixel's output depend on the pixels up to
+    ``w // 2`` away; chained spatial steps add up their reaches. Each block
+    is therefore read with a halo of that many pixels on every side (Dask's
+    ``overlap``; at the image borders the halo mirrors the image, ``d c b a
+    | a b c d``, which is scipy's ``mode="reflect"`` used by the step), the
+    pipeline's steps up to the last spatial one transform the padded block
+    as one image, the halo is trimmed, and the remaining steps (the
+    detector) score only the block's own pixels. A pixel thus sees exactly
+    the neighbourhood it has in the whole image, and since the step sums
+    each window in a fixed order (not with running sums), the results are
+    bit-identical to the whole image's. The halo costs about
+    ``2 * halo * (1 / block_rows + 1 / block_cols)`` extra reading and
+    preprocessing, not extra detector work.
 
     Examples
     --------
@@ -144,7 +177,8 @@ def predict_cube(estimator, cube, *, chunks="auto"):
 
     The labels of ``estimator.predict``, so the threshold is the one fitted
     once on training scores (``offset_``), never recomputed per block or per
-    image. Parameters, validation and memory as in :func:`score_cube`.
+    image. Parameters, validation, memory and spatial steps (pipelines with
+    :class:`~sksvdd.DualWindowResidual`) as in :func:`score_cube`.
 
     Parameters
     ----------
@@ -169,8 +203,10 @@ def predict_cube(estimator, cube, *, chunks="auto"):
     NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        If ``cube`` is not 3-D or its band count differs from
-        ``estimator.n_features_in_``.
+        If ``cube`` is not 3-D, its band count differs from
+        ``estimator.n_features_in_``, ``chunks`` is malformed, or the
+        estimator has a spatial step other than
+        :class:`~sksvdd.DualWindowResidual`.
 
     See Also
     --------
@@ -335,29 +371,103 @@ def _map_pixels(estimator, cube, method, dtype, chunks):
             f"cube must be a 3-D array of shape (rows, cols, bands); got shape {cube.shape}. "
             "For a (n_pixels, n_bands) matrix call the estimator directly."
         )
-    spatial = [
-        key for key, value in estimator.get_params().items()
-        if key.split("__")[-1] == "image_shape" and value is not None
-    ] if hasattr(estimator, "get_params") else []
-    if spatial:
-        raise ValueError(
-            f"{type(estimator).__name__} has a spatial step ({spatial[0]} is set): its output "
-            "for a pixel depends on the neighbouring pixels of one whole image, which block-wise "
-            "scoring cannot give. Score the cube in memory instead."
-        )
     n_features = getattr(estimator, "n_features_in_", None)
     if n_features is not None and cube.shape[2] != n_features:
         raise ValueError(
             f"cube has {cube.shape[2]} bands but {type(estimator).__name__} was fitted on "
             f"{n_features} features (bands)."
         )
+    n_head, halo = _spatial_head(estimator)
     blocks = _as_dask_cube(cube, chunks)
     # One graph key holds the estimator, so a cluster ships it once per worker, not per block.
     fitted = dask.delayed(estimator, pure=False)
-    return blocks.map_blocks(
-        _apply_to_block, fitted, method=method, out_dtype=dtype, dtype=dtype,
-        drop_axis=2, meta=np.empty((0, 0), dtype=dtype),
+    if n_head == 0:
+        return blocks.map_blocks(
+            _apply_to_block, fitted, method=method, out_dtype=dtype, dtype=dtype,
+            drop_axis=2, meta=np.empty((0, 0), dtype=dtype),
+        )
+    # Spatial steps: each block is read with a halo of `halo` pixels from its
+    # neighbours (mirrored at the image borders, as scipy's mode="reflect"),
+    # transformed as one image, and trimmed back to its own pixels.
+    depth = []
+    for axis in (0, 1):
+        if blocks.numblocks[axis] > 1 and blocks.shape[axis] < 2 * halo:
+            blocks = blocks.rechunk({axis: -1})
+        elif blocks.numblocks[axis] > 1:
+            blocks = blocks.rechunk({axis: _overlap.ensure_minimum_chunksize(
+                halo, blocks.chunks[axis])})
+        # An axis in one block needs no halo: the block's own border is the image's.
+        depth.append(halo if blocks.numblocks[axis] > 1 else 0)
+    padded = _overlap.overlap(
+        blocks, depth={0: depth[0], 1: depth[1], 2: 0},
+        boundary={0: "reflect", 1: "reflect", 2: "none"}, allow_rechunk=False,
     )
+    return padded.map_blocks(
+        _apply_to_padded_block, fitted, method=method, out_dtype=dtype, n_head=n_head,
+        depth=tuple(depth), dtype=dtype, drop_axis=2, chunks=blocks.chunks[:2],
+        meta=np.empty((0, 0), dtype=dtype),
+    )
+
+
+def _spatial_head(estimator):
+    """``(n_head, halo)``: the pipeline steps up to the last spatial one, and their halo.
+
+    ``n_head`` is 0 when ``estimator`` has no :class:`~sksvdd.DualWindowResidual`
+    (then blocks are scored independently). ``halo`` is the number of
+    neighbouring pixels, on each side, that the output of those steps
+    depends on: the sum of ``outer_window // 2`` over the spatial steps,
+    since chained steps widen each other's reach.
+    """
+    found = _dual_windows(estimator, "")
+    handled = {path + "image_shape" for path, _ in found}
+    params = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    unknown = [
+        key for key, value in params.items()
+        if key.split("__")[-1] == "image_shape" and value is not None and key not in handled
+    ]
+    if unknown:
+        raise ValueError(
+            f"{type(estimator).__name__} has a spatial step ({unknown[0]} is set) that "
+            "score_cube cannot split into blocks: only DualWindowResidual steps of "
+            "(nested) pipelines are supported. Score the cube in memory instead."
+        )
+    if not found:
+        return 0, 0
+    top = {path.split("__")[0] for path, _ in found}
+    n_head = 1 + max(i for i, (name, _) in enumerate(estimator.steps) if name in top)
+    halo = sum(step.outer_window // 2 for _, step in found)
+    return n_head, halo
+
+
+def _dual_windows(estimator, prefix):
+    """``[(param_prefix, step)]`` for every DualWindowResidual, as set_image_shape finds them."""
+    if isinstance(estimator, DualWindowResidual):
+        return [(prefix, estimator)]
+    if isinstance(estimator, Pipeline):
+        return [
+            found
+            for name, step in estimator.steps
+            for found in _dual_windows(step, f"{prefix}{name}__")
+        ]
+    return []
+
+
+def _with_image_shape(estimator, image_shape):
+    """``estimator`` with every DualWindowResidual set to ``image_shape``, on shallow copies.
+
+    The same steps as :func:`sksvdd._pipeline.set_image_shape`, but the
+    user's objects are left alone (blocks run in several threads at once):
+    pipelines and spatial steps are copied, the fitted detectors shared.
+    """
+    if isinstance(estimator, DualWindowResidual):
+        step = copy.copy(estimator)
+        step.image_shape = tuple(image_shape)
+        return step
+    if isinstance(estimator, Pipeline):
+        pipe = copy.copy(estimator)
+        pipe.steps = [(name, _with_image_shape(s, image_shape)) for name, s in estimator.steps]
+        return pipe
+    return estimator
 
 
 def _apply_to_block(block, estimator, method, out_dtype):
@@ -367,6 +477,32 @@ def _apply_to_block(block, estimator, method, out_dtype):
         return np.empty((rows, cols), dtype=out_dtype)
     out = getattr(estimator, method)(np.asarray(block).reshape(rows * cols, bands))
     return np.asarray(out, dtype=out_dtype).reshape(rows, cols)
+
+
+def _apply_to_padded_block(block, estimator, method, out_dtype, n_head, depth):
+    """``estimator.<method>`` on the pixels of a block read with a halo, halo trimmed.
+
+    The first ``n_head`` steps (those with spatial context) transform the
+    padded block as one image; their output is trimmed by ``depth`` pixels
+    on each side, and the remaining steps only see the block's own pixels.
+    When the last step itself holds a spatial step (a nested pipeline), the
+    whole estimator runs on the padded block and its output is trimmed.
+    """
+    rows, cols, bands = block.shape
+    dr, dc = depth
+    inner = (rows - 2 * dr, cols - 2 * dc)
+    if inner[0] * inner[1] == 0:
+        return np.empty(inner, dtype=out_dtype)
+    pixels = np.asarray(block).reshape(rows * cols, bands)
+    if n_head == len(estimator.steps):
+        out = getattr(_with_image_shape(estimator, (rows, cols)), method)(pixels)
+        out = np.asarray(out, dtype=out_dtype).reshape(rows, cols)
+        return np.ascontiguousarray(out[dr:rows - dr, dc:cols - dc])
+    Xt = _with_image_shape(estimator[:n_head], (rows, cols)).transform(pixels)
+    Xt = np.asarray(Xt).reshape(rows, cols, -1)[dr:rows - dr, dc:cols - dc]
+    Xt = np.ascontiguousarray(Xt).reshape(inner[0] * inner[1], -1)
+    out = getattr(estimator[n_head:], method)(Xt)
+    return np.asarray(out, dtype=out_dtype).reshape(inner)
 
 
 def _as_dask_cube(cube, chunks):

@@ -1,5 +1,6 @@
 """Tests of sksvdd.parallel: cluster grid search, out-of-core scoring and fitting."""
 
+import copy
 import pickle
 import subprocess
 import sys
@@ -8,11 +9,19 @@ import textwrap
 import h5py
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+from sklearn.pipeline import Pipeline
 
-from sksvdd import DeepSVDDDetector, RXDetector, make_default_pipeline
+from sksvdd import (
+    DeepSVDDDetector,
+    DualWindowResidual,
+    RXDetector,
+    make_default_pipeline,
+)
+from sksvdd._pipeline import set_image_shape
 from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 from sksvdd.metrics import anomaly_scorer
 
@@ -163,6 +172,15 @@ def test_score_cube_on_distributed_cluster(cube30, pipeline, client, tmp_path):
     for kind in ("numpy", "memmap", "h5py"):
         scores = score_cube(pipeline, _as_source(kind, cube, tmp_path), chunks=(10, 10))
         np.testing.assert_array_equal(scores.compute(scheduler=client), expected)
+
+
+def test_score_cube_spatial_pipeline_on_distributed_cluster(scene40, spatial_pipeline, client,
+                                                            tmp_path):
+    cube = scene40
+    scores = score_cube(spatial_pipeline, _as_source("h5py", cube, tmp_path), chunks=(10, 10))
+    np.testing.assert_array_equal(
+        scores.compute(scheduler=client), _in_memory(spatial_pipeline, cube)
+    )
 
 
 def _grid_search(n_jobs):
@@ -340,17 +358,6 @@ def test_out_of_core_pipeline_workflow(cube30, tmp_path):
     np.testing.assert_array_equal(scores.ravel(), ref.score_samples(cube_to_pixels(cube)))
 
 
-def test_score_cube_rejects_spatial_steps(cube30):
-    sksvdd = pytest.importorskip("sksvdd")
-    if not hasattr(sksvdd, "DualWindowResidual"):
-        pytest.skip("DualWindowResidual not in this version")
-    cube, _ = cube30
-    pipe = make_default_pipeline(image_shape=cube.shape[:2], max_epochs=0, random_state=0)
-    pipe.fit(cube_to_pixels(cube))
-    with pytest.raises(ValueError, match="spatial step"):
-        score_cube(pipe, cube)
-
-
 @pytest.mark.skipif(
     "warm_start" not in DeepSVDDDetector().get_params(), reason="no warm_start in this version"
 )
@@ -363,3 +370,141 @@ def test_fit_out_of_core_warm_start(cube30, tmp_path):
     ref = DeepSVDDDetector(**params).fit(X).fit(X)
     assert streamed.n_iter_ == ref.n_iter_ == 2
     np.testing.assert_array_equal(streamed.score_samples(X), ref.score_samples(X))
+
+
+# --- Pipelines with a spatial step (DualWindowResidual), scored with a halo ----------------
+
+# DualWindowResidual sums each window in a fixed order, so a pixel's residual does not depend
+# on where its block starts: spatial pipelines are scored block-wise bit for bit.
+
+
+@pytest.fixture(scope="module")
+def scene40():
+    """A 40 x 37 x 180 float32 cube: neither side a multiple of the test chunks."""
+    return make_hyperspectral_scene(n_rows=40, n_cols=37, random_state=0).cube
+
+
+@pytest.fixture(scope="module")
+def spatial_pipeline(scene40):
+    """The default pipeline with its 7/3 dual window (halo 3), fitted on the whole scene."""
+    return make_default_pipeline(
+        image_shape=scene40.shape[:2], random_state=0, max_epochs=1
+    ).fit(cube_to_pixels(scene40))
+
+
+def _in_memory(estimator, cube, method="score_samples"):
+    """The reference: the whole cube as one image, on a copy of ``estimator``."""
+    est = set_image_shape(copy.deepcopy(estimator), cube.shape[:2])
+    return getattr(est, method)(cube_to_pixels(cube)).reshape(cube.shape[:2])
+
+
+@pytest.mark.parametrize(
+    "chunks", [(2, 5), (1, 1), (3, 3), (7, 11), (10, 10), (20, 37), (40, 5), (39, 36), "auto"],
+)
+def test_score_cube_spatial_pipeline_equals_whole_image(chunks, scene40, spatial_pipeline):
+    cube = scene40
+    scores = score_cube(spatial_pipeline, cube, chunks=chunks)
+    assert scores.shape == cube.shape[:2] and scores.dtype == np.float64
+    # Blocks smaller than the halo (3) are merged with a neighbour.
+    if scores.numblocks[0] > 1:
+        assert min(scores.chunks[0]) >= 3
+    if scores.numblocks[1] > 1:
+        assert min(scores.chunks[1]) >= 3
+    np.testing.assert_array_equal(scores.compute(), _in_memory(spatial_pipeline, cube))
+
+
+@pytest.mark.parametrize("kind", ["dask", "dask-band-chunks", "memmap", "h5py", "zarr"])
+def test_score_cube_spatial_pipeline_sources(kind, scene40, spatial_pipeline, tmp_path):
+    cube = scene40
+    scores = score_cube(spatial_pipeline, _as_source(kind, cube, tmp_path), chunks=(9, 8))
+    np.testing.assert_array_equal(scores.compute(), _in_memory(spatial_pipeline, cube))
+
+
+@pytest.mark.parametrize("chunks", [(2, 5), (7, 11), (13, 37)])
+def test_score_cube_spatial_halo_is_exact_with_float64_detector(chunks, scene40):
+    """With a float64 detector (RX) too: a wrong neighbour or a block-edge reflection
+    would show. (RX's own matrix products round differently for different numbers of rows,
+    by an ulp, so RX scores are compared to 1e-12, as in test_score_cube_other_detectors.)"""
+    cube = scene40.astype(np.float64)
+    pipe = Pipeline([
+        ("spatial", DualWindowResidual(image_shape=cube.shape[:2])),
+        ("rx", RXDetector()),
+    ]).fit(cube_to_pixels(cube))
+    scores = score_cube(pipe, cube, chunks=chunks).compute()
+    np.testing.assert_allclose(scores, _in_memory(pipe, cube), rtol=1e-12)
+
+
+def test_predict_cube_spatial_pipeline_equals_predict(scene40, spatial_pipeline):
+    cube = scene40
+    labels = predict_cube(spatial_pipeline, cube, chunks=(7, 11)).compute()
+    expected = _in_memory(spatial_pipeline, cube, "predict")
+    assert labels.dtype == expected.dtype
+    np.testing.assert_array_equal(labels, expected)
+    assert set(np.unique(labels)) == {-1, 1}
+
+
+def test_score_cube_does_not_modify_the_estimator(scene40, spatial_pipeline):
+    cube = scene40
+    pipe = set_image_shape(copy.deepcopy(spatial_pipeline), (5, 8))  # another image's shape
+    scores = score_cube(pipe, cube, chunks=(10, 10)).compute()
+    predict_cube(pipe, cube, chunks=(10, 10)).compute()
+    assert pipe.named_steps["spatial"].image_shape == (5, 8)
+    np.testing.assert_array_equal(scores, _in_memory(spatial_pipeline, cube))
+
+
+def test_score_cube_chained_and_nested_spatial_steps(scene40):
+    """Two chained dual windows (7/3 then 5/1) reach 3 + 2 pixels: the halo is their sum;
+    the second sits in a nested pipeline that is the final step."""
+    cube = scene40
+    X = cube_to_pixels(cube)
+    pipe = Pipeline([
+        ("s1", DualWindowResidual(image_shape=cube.shape[:2])),
+        ("model", Pipeline([
+            ("s2", DualWindowResidual(image_shape=cube.shape[:2], outer_window=5,
+                                      inner_window=1)),
+            ("detector", DeepSVDDDetector(max_epochs=0, random_state=0)),
+        ])),
+    ]).fit(X)
+    scores = score_cube(pipe, cube, chunks=(10, 10))
+    assert min(scores.chunks[0] + scores.chunks[1]) >= 5
+    np.testing.assert_array_equal(scores.compute(), _in_memory(pipe, cube))
+
+
+def test_score_cube_spatial_image_smaller_than_halo(scene40, spatial_pipeline):
+    """An axis shorter than twice the halo becomes one block, mirrored as in memory: exact."""
+    cube = np.ascontiguousarray(scene40[:5, :4])
+    scores = score_cube(spatial_pipeline, cube, chunks=(2, 2))
+    assert scores.numblocks == (1, 1)
+    np.testing.assert_array_equal(scores.compute(), _in_memory(spatial_pipeline, cube))
+
+
+def test_score_cube_spatial_pipeline_validates(scene40, spatial_pipeline):
+    cube = scene40
+    with pytest.raises(ValueError, match="160 bands but Pipeline was fitted on 180"):
+        score_cube(spatial_pipeline, cube[:, :, :160])
+    with pytest.raises(ValueError, match="160 bands but Pipeline was fitted on 180"):
+        predict_cube(spatial_pipeline, cube[:, :, :160])
+
+
+class _OtherSpatialStep(TransformerMixin, BaseEstimator):
+    """A spatial step score_cube does not know the reach of."""
+
+    def __init__(self, image_shape=None):
+        self.image_shape = image_shape
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_score_cube_rejects_unknown_spatial_steps(cube30):
+    cube, _ = cube30
+    pipe = Pipeline([
+        ("spatial", _OtherSpatialStep(image_shape=cube.shape[:2])),
+        ("rx", RXDetector()),
+    ]).fit(cube_to_pixels(cube))
+    with pytest.raises(ValueError, match="cannot split into blocks"):
+        score_cube(pipe, cube)

@@ -146,8 +146,8 @@ def _read_mat(path):
                         variables[name] = np.asarray(item[()]).T
             return variables
         contents = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, EOFError, KeyError, NotImplementedError,
-            scipy.io.matlab.MatReadError) as exc:
+    except (OSError, ValueError, TypeError, EOFError, KeyError, IndexError,
+            NotImplementedError, scipy.io.matlab.MatReadError) as exc:
         raise ValueError(
             f"Cannot read MATLAB file '{path.name}': the file is truncated, corrupt "
             f"or not a MATLAB file ({type(exc).__name__}: {exc})."

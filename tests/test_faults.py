@@ -1,0 +1,204 @@
+"""Faults during fit: divergence, interruption, warm starts and checkpoints."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from skorch.callbacks import Callback, Checkpoint, LoadInitState
+
+from sksvdd import DeepSVDDDetector
+from sksvdd._training import TrainingDivergedWarning
+
+FAST = dict(max_epochs=3, random_state=0)
+
+
+class _Raise(Callback):
+    """Raise ``KeyboardInterrupt`` at an epoch's end, or after its ``batch``-th batch."""
+
+    def __init__(self, epoch=2, batch=None):
+        self.epoch = epoch
+        self.batch = batch
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._seen = 0
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self._seen += 1
+        if self.batch is not None and len(net.history) == self.epoch and self._seen == self.batch:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.batch is None and len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+class _Poison(Callback):
+    """Put a NaN into the first layer's weights before the first batch of ``epoch``."""
+
+    def __init__(self, epoch=3):
+        self.epoch = epoch
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            with torch.no_grad():
+                net.module_.projection[0].weight[0, 0] = float("nan")
+
+
+# --- non-finite loss ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("patience", [5, None])
+def test_huge_learning_rate_stops_with_warning_and_phase1_weights(blobs, patience):
+    X, _ = blobs
+    with pytest.warns(TrainingDivergedWarning, match="non-finite.*epoch 1.*Lower lr"):
+        det = DeepSVDDDetector(lr=1e6, patience=patience, **FAST).fit(X)
+    assert issubclass(TrainingDivergedWarning, RuntimeWarning)
+    assert det.n_iter_ == 0 and det.history_ == []
+    scores = det.score_samples(X)
+    assert np.all(np.isfinite(scores)) and np.isfinite(det.offset_)
+    # Nothing of the diverged training is left: this is the phase-1 model.
+    phase1 = DeepSVDDDetector(lr=1e6, patience=patience, random_state=0, max_epochs=0).fit(X)
+    np.testing.assert_array_equal(scores, phase1.score_samples(X))
+
+
+@pytest.mark.parametrize("patience", [5, None])
+def test_divergence_in_a_later_epoch_keeps_the_good_epochs(blobs, patience):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=5, patience=patience, callbacks=[_Poison(epoch=3)],
+                           random_state=0)
+    with pytest.warns(TrainingDivergedWarning, match=r"epoch 3, batch 1.*epoch 2 were restored"):
+        det.fit(X)
+    assert det.n_iter_ == 2 and [row["epoch"] for row in det.history_] == [1, 2]
+    assert all(np.isfinite(row["loss"]) for row in det.history_)
+    state = det.net_.module_.state_dict()
+    assert all(bool(torch.isfinite(t).all()) for t in state.values())
+    # The weights are those after epoch 2: the same as a run of 2 epochs.
+    two = DeepSVDDDetector(max_epochs=2, patience=patience, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), two.score_samples(X))
+
+
+def test_huge_but_finite_input_gives_finite_scores(blobs):
+    X, _ = blobs
+    big = X.astype(np.float64) * 1e30
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingDivergedWarning)
+        det = DeepSVDDDetector(lr=1e-3, **FAST).fit(big)
+    assert np.all(np.isfinite(det.score_samples(big)))
+    assert np.all(np.isfinite(det.predict(big * 10)))
+
+
+def test_no_warning_when_training_is_fine(blobs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingDivergedWarning)
+        DeepSVDDDetector(**FAST).fit(blobs[0])
+
+
+# --- KeyboardInterrupt ----------------------------------------------------------------
+
+
+def test_keyboard_interrupt_at_epoch_end_leaves_a_usable_model(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=6, callbacks=[_Raise(epoch=2)], random_state=0).fit(X)
+    assert det.n_iter_ == 2 and [row["epoch"] for row in det.history_] == [1, 2]
+    two = DeepSVDDDetector(max_epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), two.score_samples(X))
+    assert det.offset_ == two.offset_
+    assert set(np.unique(det.predict(X))) <= {-1, 1}
+
+
+def test_keyboard_interrupt_mid_epoch_drops_the_partial_epoch(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=6, batch_size=64, callbacks=[_Raise(epoch=3, batch=2)],
+                           random_state=0).fit(X)
+    assert det.n_iter_ == 2 and len(det.history_) == 2
+    assert len(det.net_.history) == 2
+    scores = det.score_samples(X)
+    assert np.all(np.isfinite(scores)) and np.isfinite(det.offset_)
+    assert np.ptp(scores) > 0
+
+
+def test_early_stopping_restores_best_weights_after_an_interrupt(blobs):
+    """The interrupt goes through skorch's on_train_end: restore-best still applies."""
+    X, _ = blobs
+
+    class Worsen(Callback):
+        # Epoch 3 is made worse on purpose, then training is interrupted.
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training and len(net.history) == 3:
+                with torch.no_grad():
+                    net.module_.projection[2].weight.mul_(3.0)
+
+    det = DeepSVDDDetector(max_epochs=6, callbacks=[Worsen(), _Raise(epoch=3)],
+                           random_state=0).fit(X)
+    assert det.n_iter_ == 3 and det.history_[-1]["loss_best"] is False
+    two = DeepSVDDDetector(max_epochs=2, random_state=0).fit(X)
+    # The module (weights, centre, radius) of epoch 2 was restored.
+    for key, value in two.net_.module_.state_dict().items():
+        assert torch.equal(det.net_.module_.state_dict()[key], value), key
+
+
+# --- warm start -------------------------------------------------------------------------
+
+
+def test_warm_start_continues_training(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=2, random_state=0).fit(X)
+    mean0 = det.net_.module_.encoder.mean0.clone()
+    before = det.score_samples(X)
+    det.set_params(warm_start=True, max_epochs=3, lr=2e-5).fit(X)
+    assert det.n_iter_ == 5 and [row["epoch"] for row in det.history_] == [1, 2, 3, 4, 5]
+    # Phase 1 was skipped: the encoder statistics were not recomputed.
+    assert torch.equal(det.net_.module_.encoder.mean0, mean0)
+    assert det.history_[2]["lr"] == pytest.approx(2e-5)
+    after = det.score_samples(X)
+    assert np.all(np.isfinite(after)) and not np.array_equal(before, after)
+    # warm_start=False starts over.
+    det.set_params(warm_start=False, max_epochs=2, lr=1e-5).fit(X)
+    assert det.n_iter_ == 2
+    np.testing.assert_array_equal(det.score_samples(X), before)
+
+
+def test_warm_start_on_an_unfitted_detector_is_a_normal_fit(blobs):
+    X, _ = blobs
+    cold = DeepSVDDDetector(**FAST).fit(X)
+    warm = DeepSVDDDetector(warm_start=True, **FAST).fit(X)
+    np.testing.assert_array_equal(warm.score_samples(X), cold.score_samples(X))
+    assert clone(warm).warm_start is True
+
+
+def test_warm_start_refuses_another_architecture_or_width(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(warm_start=True, **FAST).fit(X)
+    with pytest.raises(ValueError, match="rep_dim"):
+        det.set_params(rep_dim=5).fit(X)
+    with pytest.raises(ValueError, match="12 features"):
+        det.set_params(rep_dim=32).fit(X[:, :5])
+
+
+def test_warm_start_is_validated():
+    with pytest.raises(ValueError, match="warm_start"):
+        DeepSVDDDetector(warm_start="yes").fit(np.zeros((10, 2)))
+
+
+def test_resume_from_a_checkpoint_in_a_new_detector(blobs, tmp_path):
+    X, _ = blobs
+    cp = Checkpoint(dirname=str(tmp_path), monitor="train_loss_best")
+    first = DeepSVDDDetector(max_epochs=3, callbacks=[cp], random_state=0).fit(X)
+    assert (tmp_path / "params.pt").is_file() and (tmp_path / "history.json").is_file()
+    best = max(row["epoch"] for row in first.history_ if row["loss_best"])
+    # The checkpoint holds the module of the first run's best epoch.
+    reloaded = DeepSVDDDetector(max_epochs=0, random_state=0).fit(X)
+    reloaded.net_.load_params(f_params=str(tmp_path / "params.pt"))
+    assert best == first.n_iter_ == 3  # the loss improved in every epoch
+    for key, value in first.net_.module_.state_dict().items():
+        assert torch.equal(reloaded.net_.module_.state_dict()[key], value), key
+
+    resumed = DeepSVDDDetector(max_epochs=2, callbacks=[cp, LoadInitState(cp)], random_state=0)
+    resumed.fit(X)
+    assert resumed.n_iter_ == best + 2
+    assert [row["loss"] for row in resumed.history_[:best]] == [
+        row["loss"] for row in first.history_[:best]
+    ]
+    assert np.all(np.isfinite(resumed.score_samples(X)))

@@ -1,0 +1,415 @@
+"""sksvdd.save / sksvdd.load: safe model files (zip of JSON + safetensors, no pickle)."""
+
+import io
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, Normalizer, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
+
+from sksvdd import (
+    BandpassByWavelength,
+    DeepSVDDDetector,
+    PerPixelUnitNorm,
+    RXDetector,
+    make_default_pipeline,
+)
+from sksvdd._persistence import FORMAT_VERSION, load, save
+
+pytest.importorskip("safetensors")
+
+FAST = dict(max_epochs=3, random_state=0)
+WL = np.linspace(400.0, 1000.0, 12)
+
+
+def _estimators():
+    return {
+        "svdd": DeepSVDDDetector(**FAST),
+        "rx": RXDetector(contamination=0.01),
+        "bandpass": BandpassByWavelength(wavelengths=WL, min_wavelength_nm=450.0),
+        "unitnorm": PerPixelUnitNorm(center=False),
+        "scaler-pca-svdd": make_pipeline(StandardScaler(), PCA(n_components=6),
+                                         DeepSVDDDetector(rep_dim=8, **FAST)),
+        "default-pipeline": Pipeline([
+            ("bandpass", BandpassByWavelength(wavelengths=WL, max_wavelength_nm=900.0)),
+            ("unitnorm", PerPixelUnitNorm()),
+            ("detector", DeepSVDDDetector(freeze_encoder=True, **FAST)),
+        ]),
+        # The recommended pipeline, with its spatial step (the 612 blobs pixels as 36 x 17).
+        "recommended-pipeline": make_default_pipeline(image_shape=(36, 17), **FAST),
+        "minmax-normalizer-rx": make_pipeline(MinMaxScaler(feature_range=(-1, 1)),
+                                              Normalizer(), "passthrough", RXDetector()),
+        "pca-float-whiten": make_pipeline(PCA(n_components=0.9, whiten=True), RXDetector()),
+        "scaler-no-mean": make_pipeline(StandardScaler(with_mean=False, with_std=False),
+                                        RXDetector()),
+    }
+
+
+def _outputs(est, X):
+    if hasattr(est, "score_samples"):
+        return [est.score_samples(X), est.decision_function(X), est.predict(X)]
+    return [est.transform(X)]
+
+
+def _assert_same_params(a, b):
+    pa, pb = a.get_params(deep=False), b.get_params(deep=False)
+    assert pa.keys() == pb.keys()
+    for key in pa:
+        if key == "steps":
+            for (na, ea), (nb, eb) in zip(pa[key], pb[key]):
+                assert na == nb
+                if isinstance(ea, str):
+                    assert ea == eb
+                else:
+                    _assert_same_params(ea, eb)
+        elif isinstance(pa[key], np.ndarray):
+            np.testing.assert_array_equal(pa[key], pb[key])
+        else:
+            assert pa[key] == pb[key] and type(pa[key]) is type(pb[key]), key
+
+
+def _assert_same_fitted(a, b):
+    if isinstance(a, Pipeline):
+        for (_, ea), (_, eb) in zip(a.steps, b.steps):
+            if not isinstance(ea, str):
+                _assert_same_fitted(ea, eb)
+        return
+    attrs = {k for k in vars(a) if k.endswith("_") and k != "net_"}
+    assert attrs == {k for k in vars(b) if k.endswith("_") and k != "net_"}
+    for key in attrs:
+        va, vb = getattr(a, key), getattr(b, key)
+        if isinstance(va, np.ndarray):
+            assert va.dtype == vb.dtype and va.shape == vb.shape, key
+            np.testing.assert_array_equal(va, vb)
+        else:
+            assert va == vb and type(va) is type(vb), key
+
+
+@pytest.mark.parametrize("name", list(_estimators()))
+def test_round_trip_is_exact(blobs, tmp_path, name):
+    X, _ = blobs
+    est = _estimators()[name].fit(X)
+    loaded = load(save(est, tmp_path / "model.sksvdd"))
+    assert type(loaded) is type(est)
+    _assert_same_params(est, loaded)
+    _assert_same_fitted(est, loaded)
+    for got, expected in zip(_outputs(loaded, X), _outputs(est, X)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_deep_svdd_round_trip_restores_everything(blobs, tmp_path):
+    X, _ = blobs
+    df = pd.DataFrame(X, columns=[f"band_{i}" for i in range(X.shape[1])])
+    det = DeepSVDDDetector(max_epochs=4, nu=0.2, objective="one-class", random_state=1).fit(df)
+    loaded = load(save(det, tmp_path / "det.sksvdd"))
+    assert loaded.history_ == det.history_ and loaded.n_iter_ == det.n_iter_ == 4
+    np.testing.assert_array_equal(loaded.feature_names_in_, det.feature_names_in_)
+    assert loaded.feature_names_in_.dtype == object
+    assert (loaded.radius_, loaded.offset_) == (det.radius_, det.offset_)
+    np.testing.assert_array_equal(loaded.center_, det.center_)
+    for key, value in det.net_.module_.state_dict().items():
+        assert torch.equal(loaded.net_.module_.state_dict()[key], value), key
+    np.testing.assert_array_equal(loaded.score_samples(df), det.score_samples(df))
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.score_samples(df.rename(columns={"band_0": "other"}))
+
+
+def test_unfitted_estimators_round_trip(tmp_path):
+    for est in [DeepSVDDDetector(rep_dim=3), make_pipeline(PerPixelUnitNorm(), RXDetector())]:
+        loaded = load(save(est, tmp_path / "unfitted.sksvdd"))
+        _assert_same_params(est, loaded)
+        with pytest.raises(NotFittedError):
+            check_is_fitted(loaded[-1] if isinstance(loaded, Pipeline) else loaded)
+
+
+def test_saving_twice_gives_identical_bytes(blobs, tmp_path):
+    det = DeepSVDDDetector(**FAST).fit(blobs[0])
+    a = save(det, tmp_path / "a.sksvdd").read_bytes()
+    assert a == save(det, tmp_path / "b.sksvdd").read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["sksvdd", "joblib"])
+def test_round_trip_in_a_new_process_is_bit_identical(blobs, tmp_path, fmt):
+    X, _ = blobs
+    pipe = make_pipeline(PerPixelUnitNorm(), DeepSVDDDetector(**FAST)).fit(X)
+    np.save(tmp_path / "X.npy", X)
+    model = tmp_path / f"model.{fmt}"
+    if fmt == "sksvdd":
+        save(pipe, model)
+        loader = "from sksvdd._persistence import load"
+    else:
+        joblib.dump(pipe, model)
+        loader = "from joblib import load"
+    code = textwrap.dedent(f"""
+        import numpy as np
+        {loader}
+        model = load({str(model)!r})
+        X = np.load({str(tmp_path / 'X.npy')!r})
+        np.save({str(tmp_path / 'scores.npy')!r}, model.score_samples(X))
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "scores.npy"), pipe.score_samples(X))
+
+
+def test_cuda_fitted_model_loads_on_cpu_with_a_warning(blobs, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    X, _ = blobs
+    det = DeepSVDDDetector(**FAST).fit(X)
+    det.set_params(device="cuda")  # as if fitted with device="cuda"; the file stores it
+    path = save(det, tmp_path / "cuda.sksvdd")
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        loaded = load(path)
+    assert str(loaded.net_.device) == "cpu" and loaded.device == "cuda"
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
+
+
+def test_loaded_detector_can_continue_training(blobs, tmp_path):
+    X, _ = blobs
+    det = DeepSVDDDetector(**FAST).fit(X)
+    loaded = load(save(det, tmp_path / "det.sksvdd"))
+    loaded.set_params(warm_start=True, max_epochs=2).fit(X)
+    assert loaded.n_iter_ == 5 and [row["epoch"] for row in loaded.history_] == [1, 2, 3, 4, 5]
+    assert np.all(np.isfinite(loaded.score_samples(X)))
+
+
+# --- what cannot be saved ---------------------------------------------------------------
+
+
+class _Custom(TransformerMixin, BaseEstimator):
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+@pytest.mark.parametrize("step, name", [
+    (FunctionTransformer(np.abs), "FunctionTransformer"),
+    (_Custom(), "_Custom"),
+])
+def test_unsupported_step_is_refused_naming_it(blobs, tmp_path, step, name):
+    pipe = Pipeline([("odd", step), ("rx", RXDetector())]).fit(blobs[0])
+    path = tmp_path / "model.sksvdd"
+    path.write_bytes(b"previous")
+    with pytest.raises(TypeError, match=rf"step 'odd' \({name}\).*not supported"):
+        save(pipe, path)
+    assert path.read_bytes() == b"previous"  # atomic: the old file is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.sksvdd"]
+
+
+def test_unsupported_estimator_and_subclass_are_refused(blobs, tmp_path):
+    with pytest.raises(TypeError, match="IsolationForest is not supported"):
+        save(IsolationForest().fit(blobs[0]), tmp_path / "m.sksvdd")
+
+    class MyRX(RXDetector):
+        pass
+
+    with pytest.raises(TypeError, match="MyRX is not supported"):
+        save(MyRX().fit(blobs[0]), tmp_path / "m.sksvdd")
+
+
+def test_unknown_fitted_attribute_is_refused(blobs, tmp_path):
+    rx = RXDetector().fit(blobs[0])
+    rx.extra_ = object()
+    with pytest.raises(ValueError, match="extra_"):
+        save(rx, tmp_path / "m.sksvdd")
+
+
+class _Noop(Callback):
+    pass
+
+
+def test_callbacks_and_random_state_instances_are_stored_as_none(blobs, tmp_path):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=1, callbacks=[_Noop()],
+                           random_state=np.random.RandomState(0)).fit(X)
+    with pytest.warns(UserWarning, match="saved as (callbacks|random_state)=None") as caught:
+        path = save(det, tmp_path / "det.sksvdd")
+    messages = [str(w.message) for w in caught]
+    assert any("callbacks=[" in m and "callbacks=None" in m for m in messages)
+    assert any("random_state=None" in m for m in messages)
+    loaded = load(path)
+    assert loaded.callbacks is None and loaded.random_state is None
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
+
+
+# --- hostile and broken files ----------------------------------------------------------
+
+
+class _Payload:
+    """Unpickling this writes a marker file: proof that the loader ran code from the file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _zip(members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+@pytest.fixture(scope="module")
+def saved_detector(tmp_path_factory, blobs):
+    path = tmp_path_factory.mktemp("saved") / "det.sksvdd"
+    save(DeepSVDDDetector(**FAST).fit(blobs[0]), path)
+    return path
+
+
+@pytest.mark.parametrize("where", [
+    "whole-file", "manifest", "weights", "arrays", "torch-save", "joblib", "extra-member",
+])
+def test_pickle_payloads_never_run(saved_detector, tmp_path, where):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Payload(marker))
+    assert not marker.exists()
+    good = _members(saved_detector)
+    path = tmp_path / "evil.sksvdd"
+    if where == "whole-file":
+        path.write_bytes(payload)
+    elif where == "torch-save":
+        torch.save(_Payload(marker), path)
+    elif where == "joblib":
+        joblib.dump(_Payload(marker), path)
+    elif where == "extra-member":
+        path.write_bytes(_zip({**good, "data.pkl": payload}))
+    else:
+        member = {"manifest": "manifest.json", "weights": "weights.safetensors",
+                  "arrays": "arrays.safetensors"}[where]
+        path.write_bytes(_zip({**good, member: payload}))
+    with pytest.raises(ValueError, match="evil.sksvdd"):
+        load(path)
+    assert not marker.exists()
+
+
+def test_truncated_and_corrupted_files_raise_value_error(saved_detector, tmp_path):
+    data = saved_detector.read_bytes()
+    path = tmp_path / "broken.sksvdd"
+    rng = np.random.RandomState(0)
+    cuts = [0, 1, 10, 100, len(data) // 3, len(data) // 2, len(data) - 30, len(data) - 1]
+    for cut in cuts:
+        path.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="broken.sksvdd"):
+            load(path)
+    for position in rng.randint(0, len(data), size=40):
+        corrupted = bytearray(data)
+        corrupted[position] ^= 0xFF
+        path.write_bytes(bytes(corrupted))
+        try:
+            load(path)  # a flip in an unused header byte may be harmless
+        except ValueError as exc:
+            assert "broken.sksvdd" in str(exc)
+
+
+def test_missing_file_and_directory_raise_value_error(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load(tmp_path / "absent.sksvdd")
+    with pytest.raises(ValueError, match="not a file"):
+        load(tmp_path)
+
+
+def _tamper(source, target, edit_manifest=None, arrays=None, weights=None):
+    import safetensors.numpy
+    import safetensors.torch
+
+    members = _members(source)
+    manifest = json.loads(members["manifest.json"])
+    if edit_manifest is not None:
+        edit_manifest(manifest)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    if arrays is not None:
+        loaded = safetensors.numpy.load(members["arrays.safetensors"])
+        members["arrays.safetensors"] = safetensors.numpy.save(arrays(dict(loaded)))
+    if weights is not None:
+        loaded = safetensors.torch.load(members["weights.safetensors"])
+        members["weights.safetensors"] = safetensors.torch.save(weights(dict(loaded)))
+    target.write_bytes(_zip(members))
+    return target
+
+
+def _set(path, value):
+    def edit(manifest):
+        node = manifest
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return edit
+
+
+def _replace_arrays(value):
+    return lambda arrays: {k: value for k in arrays}
+
+
+def _nan_weights(weights):
+    weights = {k: v.clone() for k, v in weights.items()}
+    key = next(k for k in weights if k.endswith("projection.0.weight"))
+    weights[key][0, 0] = float("nan")
+    return weights
+
+
+@pytest.mark.parametrize("tamper, match", [
+    (dict(edit_manifest=_set(["format_version"], FORMAT_VERSION + 1)), "Upgrade sksvdd"),
+    (dict(edit_manifest=_set(["format_version"], "1")), "format_version"),
+    (dict(edit_manifest=_set(["format"], "something-else")), "does not describe"),
+    (dict(edit_manifest=_set(["estimator", "class"], "os.system")), "not one .* allows"),
+    (dict(edit_manifest=_set(["estimator", "class"], "sklearn.ensemble.IsolationForest")),
+     "not one .* allows"),
+    (dict(edit_manifest=_set(["estimator", "params", "evil"], 1)), "unknown parameters"),
+    (dict(edit_manifest=_set(["estimator", "params", "nu"], 5.0)), "invalid parameters"),
+    (dict(edit_manifest=_set(["estimator", "params", "rep_dim"], 7)), "shape|do not fit"),
+    (dict(edit_manifest=_set(["estimator", "fitted", "__class__"], 1)), "unknown attributes"),
+    (dict(edit_manifest=_set(["estimator", "fitted", "offset_"], "x")), "invalid offset_"),
+    (dict(edit_manifest=_set(["estimator", "fitted", "n_iter_"], 99)), "n_iter_"),
+    (dict(edit_manifest=_set(["estimator", "fitted", "history_"],
+                              [{"__dict__": {"eval": 1}}])), "invalid history_"),
+    (dict(edit_manifest=_set(["estimator", "fitted", "history_"], [{"eval": 1}])),
+     "attribute 'history_': unexpected value"),
+    (dict(edit_manifest=_set(["estimator", "fitted", "radius_"], {"__reduce__": 1})),
+     "unexpected value"),
+    (dict(edit_manifest=_set(["estimator", "weights"], "nothing.")), "unused|refers|fit"),
+    (dict(arrays=_replace_arrays(np.zeros(3))), "shape"),
+    (dict(arrays=_replace_arrays(np.zeros(32, dtype=bool))), "invalid center_"),
+    (dict(weights=_nan_weights), "not finite"),
+    (dict(weights=lambda w: {**w, "extra": torch.zeros(2)}), "no estimator refers"),
+])
+def test_tampered_contents_are_rejected(saved_detector, tmp_path, tamper, match):
+    path = _tamper(saved_detector, tmp_path / "tampered.sksvdd", **tamper)
+    with pytest.raises(ValueError, match=match) as info:
+        load(path)
+    assert "tampered.sksvdd" in str(info.value)
+
+
+def test_rx_with_inconsistent_shapes_is_rejected(blobs, tmp_path):
+    path = save(RXDetector().fit(blobs[0]), tmp_path / "rx.sksvdd")
+
+    def shrink(arrays):
+        return {k: (v[:5, :5] if v.ndim == 2 else v) for k, v in arrays.items()}
+
+    with pytest.raises(ValueError, match="precision_ has shape"):
+        load(_tamper(path, tmp_path / "bad.sksvdd", arrays=shrink))
