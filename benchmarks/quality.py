@@ -10,6 +10,7 @@ Usage (from the repository root)::
     python benchmarks/quality.py                      # print the table
     python benchmarks/quality.py --json benchmarks/results/quality.json \
         --markdown benchmarks/results/quality.md
+    python benchmarks/quality.py --from-json benchmarks/results/quality.json  # tables only
 
 Metrics are computed per scene and averaged over scenes (HSI papers' macro
 average); IoU / precision / recall are at each detector's fitted threshold
@@ -151,19 +152,27 @@ def main():
     parser.add_argument("--json", type=Path, help="write all per-scene metrics as JSON")
     parser.add_argument("--markdown", type=Path, help="write the AUROC / AP tables as Markdown")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--from-json", type=Path,
+                        help="render the tables of an earlier run's --json file instead of running")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if "PyOD-DeepSVDD" in args.detectors and not _has_pyod():
-        print("note: pyod is not installed (pip install pyod); skipping PyOD-DeepSVDD")
-        args.detectors.remove("PyOD-DeepSVDD")
-    results = run(args.detectors)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        torch.set_num_threads(args.threads)
+        if "PyOD-DeepSVDD" in args.detectors and not _has_pyod():
+            print("note: pyod is not installed (pip install pyod); skipping PyOD-DeepSVDD")
+            args.detectors.remove("PyOD-DeepSVDD")
+        results = run(args.detectors)
     parts = []
     for metric, title in [("roc_auc", "Pixel ROC AUC"), ("average_precision", "Average precision"),
-                          ("iou", "IoU at the fitted threshold"), ("fit_s", "Fit time (s)")]:
+                          ("iou", "IoU at the fitted threshold"),
+                          ("precision", "Precision at the fitted threshold"),
+                          ("recall", "Recall at the fitted threshold"),
+                          ("fit_s", "Fit time (s)")]:
         parts.append(f"### {title}\n\n{format_table(summary_table(results, metric), digits=4)}\n")
     text = "\n".join(parts)
     print("\n" + text)
-    if args.json:
+    if args.json and not args.from_json:
         args.json.write_text(json.dumps(results, indent=2))
     if args.markdown:
         args.markdown.write_text(text)
