@@ -32,13 +32,13 @@ class BandpassByWavelength(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    wavelengths_ : ndarray of shape (n_features_in_,)
+    wavelengths_ : ndarray of shape (`n_features_in_`,)
         The wavelengths of all input bands, as used during fit.
-    support_ : ndarray of shape (n_features_in_,), dtype=bool
+    support_ : ndarray of shape (`n_features_in_`,), dtype=bool
         Mask of the kept bands.
     n_features_in_ : int
         Number of bands seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the bands seen during fit; only defined when ``X`` has
         string column names.
 
@@ -181,7 +181,7 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
     ----------
     n_features_in_ : int
         Number of bands seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the bands seen during fit; only defined when ``X`` has
         string column names.
 
@@ -305,7 +305,7 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
     ----------
     n_features_in_ : int
         Number of bands seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the bands seen during fit; only defined when ``X`` has
         string column names.
 

@@ -47,7 +47,7 @@ class RXDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         ``score_samples - offset_``.
     n_features_in_ : int
         Number of bands seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit; only defined when ``X`` has
         string column names.
 

@@ -8,12 +8,19 @@ Needs matplotlib (``pip install 'sksvdd[plot]'``), imported only to plot.
 
 import numpy as np
 
+from ._plotting_utils import (
+    _as_image,
+    _as_mask,
+    _axes_and_figure,
+    _check_percentiles,
+    _history_columns,
+    _last_step,
+    _pyplot,
+    _rgb_bands,
+    _stretch_bands,
+)
 from .datasets import cube_to_pixels, pixels_to_image
 
-# Centres of the red, green and blue channels of a true-colour rendering (nm).
-_RGB_NM = (640.0, 550.0, 460.0)
-# A band farther than this from a colour centre does not stand for that colour.
-_RGB_TOLERANCE_NM = 50.0
 _OVERLAY_COLORS = {
     "tp": ((0.0, 0.8, 0.0), "detected anomaly (TP)"),
     "fp": ((0.9, 0.1, 0.1), "false alarm (FP)"),
@@ -520,112 +527,5 @@ def false_color_rgb(cube, wavelengths=None, *, percentiles=(2.0, 98.0)):
             f"cube must be a 3-D array of shape (rows, cols, bands); got shape {cube.shape}."
         )
     lo, hi = _check_percentiles(percentiles, "percentiles")
-    n_bands = cube.shape[2]
-    bands = None
-    if wavelengths is not None:
-        wavelengths = np.asarray(wavelengths, dtype=np.float64).ravel()
-        if wavelengths.size != n_bands:
-            raise ValueError(
-                f"wavelengths has {wavelengths.size} values but cube has {n_bands} bands."
-            )
-        distance = np.abs(wavelengths[:, None] - np.array(_RGB_NM))
-        nearest = distance.argmin(axis=0)
-        if distance[nearest, range(3)].max() <= _RGB_TOLERANCE_NM:
-            bands = nearest
-    if bands is None:
-        bands = np.round(np.linspace(0, n_bands - 1, 5)[3:0:-1]).astype(int)
-    rgb = np.zeros(cube.shape[:2] + (3,), dtype=np.float32)
-    for channel, band in enumerate(bands):
-        values = cube[:, :, band]
-        if not np.isfinite(values).any():
-            continue
-        low, high = np.nanpercentile(values, [lo, hi])
-        if high > low:
-            rgb[:, :, channel] = np.nan_to_num(np.clip((values - low) / (high - low), 0, 1))
-    return rgb
-
-
-def _history_columns(history):
-    """Per-epoch arrays ``epoch``, ``loss``, ``radius``, ``outside_frac`` from a history."""
-    rows = list(history) if history is not None else []
-    if not rows or not all(hasattr(row, "get") for row in rows):
-        raise ValueError(
-            "history must be a non-empty list of per-epoch dicts (DeepSVDDDetector.history_); "
-            "it is empty when the detector was fitted with max_epochs=0."
-        )
-    columns = {"epoch": [row.get("epoch", i + 1) for i, row in enumerate(rows)]}
-    for key in ("loss", "radius", "outside_frac"):
-        values = [row.get(key, row.get("train_loss")) if key == "loss" else row.get(key)
-                  for row in rows]
-        if any(value is None for value in values):
-            raise ValueError(f"history has epochs without {key!r}; every dict needs it.")
-        columns[key] = np.asarray(values, dtype=np.float64)
-    return columns
-
-
-def _pyplot():
-    """Import matplotlib.pyplot, or explain how to install it."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "sksvdd.plotting needs matplotlib; install it with pip install 'sksvdd[plot]'."
-        ) from exc
-    return plt
-
-
-def _axes_and_figure(ax):
-    """The Axes to draw on and its figure, making a new figure when ``ax`` is None."""
-    if ax is None:
-        fig, ax = _pyplot().subplots(layout="constrained")
-        return ax, fig
-    return ax, ax.figure
-
-
-def _last_step(estimator):
-    """The estimator itself, or the last step of a Pipeline."""
-    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-
-
-def _check_percentiles(percentiles, name):
-    """Return ``(lo, hi)`` floats with 0 <= lo < hi <= 100, or raise ValueError."""
-    try:
-        lo, hi = (float(p) for p in percentiles)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a pair (low, high); got {percentiles!r}.") from exc
-    if not 0.0 <= lo < hi <= 100.0:
-        raise ValueError(
-            f"{name} must satisfy 0 <= low < high <= 100; got {percentiles!r}."
-        )
-    return lo, hi
-
-
-def _as_mask(mask, shape, name):
-    """Return a bool (rows, cols) mask from bool or 0/1 values, or raise ValueError."""
-    mask = np.asarray(mask)
-    if mask.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}; got {mask.shape}.")
-    if mask.dtype != bool:
-        if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
-            raise ValueError(
-                f"{name} must be bool or 0/1 with 1 = anomaly; for predict() output "
-                "use predict(X) == -1."
-            )
-        mask = mask.astype(bool)
-    return mask
-
-
-def _as_image(values, shape, name):
-    """Return ``values`` as a (rows, cols) image: 2-D as is, flat reshaped to ``shape``."""
-    values = np.asarray(values)
-    if values.ndim == 2:
-        if shape is not None and values.shape != tuple(shape):
-            raise ValueError(f"{name} has shape {values.shape} but shape={tuple(shape)}.")
-        return values
-    if values.ndim != 1:
-        raise ValueError(f"{name} must be 1-D or 2-D; got shape {values.shape}.")
-    if shape is None:
-        raise ValueError(
-            f"{name} is flat; pass shape=(rows, cols), e.g. shape=cube.shape[:2]."
-        )
-    return pixels_to_image(values, shape)
+    bands = _rgb_bands(wavelengths, cube.shape[2])
+    return _stretch_bands(cube, bands, lo, hi)

@@ -1,0 +1,93 @@
+"""
+==============================================
+Deep SVDD on a hyperspectral scene, end to end
+==============================================
+
+The reference tutorial's pipeline on the built-in scene: band-pass 450-900 nm,
+per-pixel unit norm and Deep SVDD, then the recommended pipeline
+(:func:`sksvdd.make_default_pipeline`, which adds spatial context), an
+anomaly-score map, the detections over a true-colour image, and the training
+history. The :doc:`/tutorial` explains each step in detail.
+"""
+
+# %%
+# The scene
+# ---------
+# sksvdd works on pixels, ``(n_pixels, n_bands)``; cubes exist only when
+# loading and when turning scores back into images. The labels ``y`` are only
+# used to grade the detectors, never to fit them.
+import matplotlib.pyplot as plt
+
+from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene, pixels_to_image
+
+scene = make_hyperspectral_scene(random_state=0)
+cube, mask, wl = scene.cube, scene.mask, scene.wavelengths
+X = cube_to_pixels(cube)
+y = mask.ravel().astype(int)
+print(f"cube {cube.shape}, pixels {X.shape}, {y.sum()} anomaly pixels, "
+      f"{wl.min():.0f}-{wl.max():.0f} nm")
+
+# %%
+# The reference tutorial's pipeline
+# ---------------------------------
+# :class:`~sksvdd.BandpassByWavelength` keeps 450-900 nm,
+# :class:`~sksvdd.PerPixelUnitNorm` removes each spectrum's brightness, and
+# :class:`~sksvdd.DeepSVDDDetector` runs its statistical phase, then a gentle
+# gradient phase. ``center_ema`` is the tutorial's ``alpha``,
+# ``contamination=0.005`` its threshold quantile 0.995.
+from sklearn.pipeline import make_pipeline
+
+from sksvdd import BandpassByWavelength, DeepSVDDDetector, PerPixelUnitNorm
+from sksvdd.metrics import detection_report
+
+tutorial_pipe = make_pipeline(
+    BandpassByWavelength(wavelengths=wl, min_wavelength_nm=450, max_wavelength_nm=900),
+    PerPixelUnitNorm(),
+    DeepSVDDDetector(nu=0.1, center_ema=0.1, contamination=0.005, random_state=0),
+).fit(X)
+det = tutorial_pipe[-1]
+print(f"{det.n_iter_} epochs, R = {det.radius_:.3f}, offset_ = {det.offset_:.3f}")
+
+# %%
+# The recommended pipeline
+# ------------------------
+# :func:`~sksvdd.make_default_pipeline` with ``image_shape`` subtracts each
+# pixel's local background (:class:`~sksvdd.DualWindowResidual`) before Deep
+# SVDD; it measured best on the development scenes. The anomaly score is
+# ``-score_samples`` (higher = more anomalous).
+from sksvdd import make_default_pipeline
+
+pipe = make_default_pipeline(image_shape=cube.shape[:2], random_state=0).fit(X)
+for name, model in [("tutorial pipeline", tutorial_pipe), ("recommended", pipe)]:
+    report = detection_report(y, -model.score_samples(X), decisions=model.predict(X) == -1)
+    print(f"{name:>18}: AUROC {report['roc_auc']:.4f}, AP {report['average_precision']:.3f}, "
+          f"IoU {report['iou']:.3f}")
+
+# %%
+# Score map and detections
+# ------------------------
+# :class:`~sksvdd.plotting.ScoreMapDisplay` draws the anomaly-score image with
+# the ground truth outlined; :class:`~sksvdd.plotting.AnomalyMaskDisplay` the
+# thresholded detections over a true-colour rendering (green: detected, red:
+# false alarm, yellow: missed).
+from sksvdd.plotting import AnomalyMaskDisplay, ScoreMapDisplay
+
+score_map = pixels_to_image(-pipe.score_samples(X), cube.shape[:2])
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+ScoreMapDisplay.from_predictions(score_map, mask=mask, name="Deep SVDD", ax=ax1)
+masks = AnomalyMaskDisplay.from_estimator(pipe, cube, wavelengths=wl, mask=mask,
+                                          name="Deep SVDD", ax=ax2)
+fig.tight_layout()
+print(masks.counts_)
+
+# %%
+# Training history
+# ----------------
+# One row of ``history_`` per epoch: a falling loss, a stable radius and a
+# fraction outside the sphere near ``nu`` make a healthy run.
+from sksvdd.monitoring import best_epoch
+from sksvdd.plotting import TrainingHistoryDisplay
+
+TrainingHistoryDisplay.from_estimator(pipe)
+print(f"early stopping kept epoch {best_epoch(pipe)} of {pipe[-1].n_iter_}")
+plt.show()

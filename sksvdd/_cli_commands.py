@@ -1,0 +1,453 @@
+"""The commands of the ``sksvdd`` command line and their helpers.
+
+:mod:`sksvdd.cli` parses the arguments and calls one ``_cmd_*`` function per
+command with the parsed namespace; a :class:`CommandError` raised here is
+reported as one line on stderr with exit status 1, and ``parser.error``
+(``args.parser``) as a usage error with status 2.
+"""
+
+import contextlib
+import difflib
+import importlib.util
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._atomic import atomic_path
+from ._pipeline import set_image_shape
+
+# The heavy modules (torch through the detector, h5py, joblib, matplotlib) are
+# imported inside the commands, so that a usage error fails fast once the
+# package import itself is lazy.
+
+# Detector parameters that --param does not accept, with the reason.
+_NOT_PARAMS = {
+    "random_state": "use --random-state N instead",
+    "callbacks": "skorch callbacks cannot be given on the command line; "
+                 "build the pipeline in Python instead",
+}
+
+# detection_report keys shown in the tables, with their column titles.
+_METRICS = (
+    ("roc_auc", "AUROC"),
+    ("average_precision", "AP"),
+    ("iou", "IoU"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+)
+
+# Heatmap PNGs are _HEATMAP_INCHES * _HEATMAP_DPI pixels (width, height).
+_HEATMAP_INCHES = (6.4, 4.8)
+_HEATMAP_DPI = 100
+
+
+class CommandError(Exception):
+    """A failure reported as one line on stderr with exit status 1."""
+
+
+# --------------------------------------------------------------------------- #
+# Commands
+# --------------------------------------------------------------------------- #
+
+
+def _cmd_demo(args):
+    """Fit the default pipeline and RX on the built-in scene; write model and map."""
+    from . import RXDetector, make_default_pipeline
+    from .datasets import cube_to_pixels, make_hyperspectral_scene
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out '{out}' is a file; the demo writes into a directory.")
+    out.mkdir(parents=True, exist_ok=True)
+    with_png = _has_matplotlib()
+
+    scene = make_hyperspectral_scene(
+        n_rows=args.size, n_cols=args.size, random_state=args.random_state
+    )
+    X = cube_to_pixels(scene.cube)
+    rows, cols, bands = scene.cube.shape
+    _say(args, f"Built-in scene: {rows} x {cols} pixels, {bands} bands, "
+               f"{int(scene.mask.sum())} anomaly pixels (random_state={args.random_state}).")
+
+    pipe = make_default_pipeline(image_shape=(rows, cols), random_state=args.random_state)
+    _say(args, "Fitting Deep SVDD...")
+    fit_time = _fit(pipe, X, progress=not args.quiet)
+    tic = time.perf_counter()
+    rx = RXDetector().fit(X)
+    rx_time = time.perf_counter() - tic
+    _say(args, f"Fitted Deep SVDD in {fit_time:.1f} s ({_epochs(pipe)}), "
+               f"RXDetector in {rx_time:.2f} s.")
+
+    scores = -pipe.score_samples(X)
+    table = [("sksvdd", _report(scene.mask, scores, pipe.predict(X) == -1)),
+             ("RXDetector", _report(scene.mask, -rx.score_samples(X), rx.predict(X) == -1))]
+    print()
+    print(_format_table(table))
+    print()
+
+    model_path = out / "model.joblib"
+    _dump_model(pipe, model_path)
+    print(f"Wrote {model_path} (the fitted pipeline; load it with joblib.load)")
+    if with_png:
+        png_path = out / "scores.png"
+        _save_heatmap(png_path, scores.reshape(rows, cols), scene.mask, "sksvdd")
+        print(f"Wrote {png_path} (anomaly score map)")
+    else:
+        print("Skipped scores.png: matplotlib is not installed (pip install 'sksvdd[plot]').")
+
+
+def _cmd_fit(args):
+    """Fit the default pipeline on a scene file and save it."""
+    from . import make_default_pipeline
+    from .datasets import cube_to_pixels
+
+    params = _parse_params(args.param, args.parser)
+    low, high = args.bandpass or (None, None)
+    bandpass = low is not None or high is not None
+    if low is not None and high is not None and low >= high:
+        args.parser.error(f"--bandpass: MIN ({low:g}) must be below MAX ({high:g}).")
+    pipe = make_default_pipeline(
+        min_wavelength_nm=low, max_wavelength_nm=high,
+        # The real shape is set once the scene is loaded.
+        image_shape=None if args.no_spatial else (1, 1),
+        random_state=args.random_state, **params,
+    )
+    _validate_pipeline_params(pipe, args.parser)
+    out = _check_output(args.out, "--out")
+
+    scene = _load_scene(args.scene)
+    if bandpass:
+        if scene.wavelengths is None:
+            raise CommandError(
+                f"--bandpass needs band wavelengths, but '{args.scene}' has none. Hint: "
+                "store them (in nm) as a 'wavelengths' variable in the .mat/.npz file or "
+                "as 'wavelength' in the ENVI header, or fit without --bandpass."
+            )
+        pipe.set_params(bandpass__wavelengths=scene.wavelengths)
+    set_image_shape(pipe, scene.cube.shape[:2])
+    X = cube_to_pixels(scene.cube)
+    _say(args, f"Fitting on {X.shape[0]} pixels x {X.shape[1]} bands of '{scene.name}'...")
+    fit_time = _fit(pipe, X, progress=not args.quiet and "verbose" not in params)
+    _dump_model(pipe, out)
+    n_flagged = int(np.sum(pipe.predict(X) == -1))
+    print(f"Fitted in {fit_time:.1f} s ({_epochs(pipe)}); the threshold flags {n_flagged} "
+          f"of {X.shape[0]} training pixels. Wrote {out}")
+
+
+def _cmd_score(args):
+    """Write the anomaly score image (and optional PNGs) of a scene."""
+    from .datasets import cube_to_pixels, pixels_to_image
+
+    out = _check_output(args.out, "--out")
+    png = args.png and _check_output(args.png, "--png")
+    mask_out = args.mask_out and _check_output(args.mask_out, "--mask-out")
+    if (png or mask_out) and not _has_matplotlib():
+        raise CommandError("writing PNG files needs matplotlib: pip install 'sksvdd[plot]'.")
+
+    model = _load_model(args.model)
+    scene = _load_scene(args.scene)
+    X = cube_to_pixels(scene.cube)
+    _check_bands(model, X, args.scene)
+    shape = scene.cube.shape[:2]
+    set_image_shape(model, shape)
+    scores = pixels_to_image(-model.score_samples(X), shape)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.save(f, scores)
+    print(f"Wrote {out}: anomaly scores, shape {shape}, higher = more anomalous "
+          f"(range {np.min(scores):.4g} to {np.max(scores):.4g})")
+    if png:
+        _save_heatmap(png, scores, scene.mask, _model_name(model))
+        print(f"Wrote {png} (anomaly score map)")
+    if mask_out:
+        predicted = pixels_to_image(model.predict(X) == -1, shape)
+        _save_mask(mask_out, predicted)
+        print(f"Wrote {mask_out}: predicted anomalies in white "
+              f"({int(predicted.sum())} of {predicted.size} pixels)")
+
+
+def _cmd_evaluate(args):
+    """Print detection metrics of a model on a scene with ground truth."""
+    from .datasets import cube_to_pixels
+
+    scene = _load_scene(args.scene)
+    if scene.mask is None:
+        raise CommandError(
+            f"'{args.scene}' has no ground-truth anomaly mask, which evaluate needs "
+            "(a 'map', 'mask' or 'gt' variable; for ENVI a '<name>_mask.npy' file)."
+        )
+    model = _load_model(args.model)
+    X = cube_to_pixels(scene.cube)
+    _check_bands(model, X, args.scene)
+    set_image_shape(model, scene.cube.shape[:2])
+    report = _report(scene.mask, -model.score_samples(X), model.predict(X) == -1)
+    rows, cols = scene.mask.shape
+    print(f"Scene '{scene.name}': {rows} x {cols} pixels, {int(scene.mask.sum())} anomaly "
+          "pixels; predictions at the model's fitted threshold.")
+    print(_format_table([(_model_name(model), report)]))
+
+
+def _cmd_info(args):
+    """Describe a scene file."""
+    scene = _load_scene(args.scene)
+    rows, cols, bands = scene.cube.shape
+    if scene.wavelengths is None:
+        wavelengths = "unknown"
+    else:
+        wavelengths = (f"{np.min(scene.wavelengths):g} to {np.max(scene.wavelengths):g} nm")
+    if scene.mask is None:
+        anomalies = "no ground truth"
+    else:
+        n = int(scene.mask.sum())
+        anomalies = f"{n} pixels ({100.0 * n / scene.mask.size:.2f}%)"
+    print(f"scene:        {scene.name}")
+    print(f"size:         {rows} rows x {cols} cols = {rows * cols} pixels")
+    print(f"bands:        {bands}")
+    print(f"wavelengths:  {wavelengths}")
+    print(f"anomalies:    {anomalies}")
+
+
+# --------------------------------------------------------------------------- #
+# --param values
+# --------------------------------------------------------------------------- #
+
+
+def _parse_params(items, parser):
+    """Turn ``["name=value", ...]`` into detector parameters, or exit with a usage error."""
+    from ._detector import DeepSVDDDetector
+
+    valid = sorted(set(DeepSVDDDetector().get_params()) - set(_NOT_PARAMS))
+    params = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            parser.error(f"--param expects NAME=VALUE, got {item!r}.")
+        if name in _NOT_PARAMS:
+            parser.error(f"--param {name}: {_NOT_PARAMS[name]}.")
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            parser.error(f"--param: unknown detector parameter {name!r}.{hint} "
+                         f"Valid names: {', '.join(valid)}.")
+        if name in params:
+            parser.error(f"--param {name} is given twice.")
+        params[name] = _parse_value(text)
+    return params
+
+
+def _parse_value(text):
+    """Read a --param value as bool, None, int, float or, failing those, text."""
+    word = text.strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    if word in ("none", "null"):
+        return None
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _validate_pipeline_params(pipe, parser):
+    """Report an invalid --param or --bandpass value as a usage error, before any work."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    for _, step in pipe.steps:
+        try:
+            step._validate_params()
+        except InvalidParameterError as exc:
+            parser.error(_one_line(exc))
+
+
+# --------------------------------------------------------------------------- #
+# Helpers
+# --------------------------------------------------------------------------- #
+
+
+def _fit(pipe, X, *, progress):
+    """Fit ``pipe`` on ``X`` and return the seconds taken.
+
+    With ``progress``, the detector prints its per-epoch table and, on a
+    terminal where tqdm is installed, a skorch progress bar per epoch; both go
+    to stderr. The detector's ``verbose`` and ``callbacks`` are restored
+    afterwards, so the saved model carries the user's parameters only.
+
+    skorch ends training quietly on Ctrl-C and keeps the partly trained net;
+    here an interrupt is re-raised after ``fit`` returns, so that no truncated
+    model is saved and the exit status says what happened.
+    """
+    detector = pipe[-1]
+    overrides = {}
+    if progress:
+        overrides["verbose"] = 1
+        if sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None:
+            from skorch.callbacks import ProgressBar
+
+            overrides["callbacks"] = [*(detector.callbacks or []), ("progress", ProgressBar())]
+    saved = {name: getattr(detector, name) for name in overrides}
+    detector.set_params(**overrides)
+    tic = time.perf_counter()
+    interrupted = []
+    try:
+        with _interrupt_watch(interrupted), contextlib.redirect_stdout(sys.stderr):
+            pipe.fit(X)
+    except Exception as exc:
+        if interrupted:  # e.g. the interrupt surfaced inside a library as another error
+            raise KeyboardInterrupt from exc
+        raise
+    finally:
+        detector.set_params(**saved)
+    if interrupted:
+        raise KeyboardInterrupt
+    return time.perf_counter() - tic
+
+
+@contextlib.contextmanager
+def _interrupt_watch(interrupted):
+    """Record SIGINTs in the list ``interrupted``; they still raise KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _epochs(pipe):
+    n_iter = getattr(pipe[-1], "n_iter_", None)
+    return "no epochs" if n_iter is None else f"{n_iter} epoch{'s' * (n_iter != 1)}"
+
+
+def _report(mask, scores, decisions):
+    from .metrics import detection_report
+
+    return detection_report(np.ravel(mask), scores, decisions=decisions)
+
+
+def _format_table(rows):
+    """Format ``[(name, report), ...]`` as an aligned text table."""
+    table = [["detector"] + [title for _, title in _METRICS]]
+    for name, report in rows:
+        table.append([name] + [_format_number(report.get(key)) for key, _ in _METRICS])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        for row in table
+    )
+
+
+def _format_number(value):
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return f"{value:.4f}"
+
+
+def _load_scene(path):
+    from .datasets import load_scene
+
+    return load_scene(path)
+
+
+def _load_model(path):
+    import joblib
+
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise CommandError(f"model file '{path}' {what}.")
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # unpickling raises almost anything on a foreign file
+        # The message may quote raw bytes of the file: --debug shows it.
+        raise CommandError(
+            f"cannot read the model file '{path}' ({type(exc).__name__}); is it a "
+            "model written by 'sksvdd fit'?"
+        ) from exc
+    if not (hasattr(model, "score_samples") and hasattr(model, "predict")):
+        raise CommandError(
+            f"'{path}' holds a {type(model).__name__}, not an outlier detector with "
+            "score_samples and predict; is it a model written by 'sksvdd fit'?"
+        )
+    return model
+
+
+def _check_bands(model, X, scene_path):
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and expected != X.shape[1]:
+        raise CommandError(
+            f"the model was fitted on {expected} bands but '{scene_path}' has "
+            f"{X.shape[1]}; score scenes from the same sensor and band set."
+        )
+
+
+def _model_name(model):
+    final = model[-1] if hasattr(model, "steps") else model
+    return type(final).__name__
+
+
+def _check_output(path, option):
+    """Fail before any work if ``path`` cannot be written; return it as a Path."""
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"{option} '{path}' is a directory; give a file name.")
+    if not path.parent.is_dir():
+        raise CommandError(f"{option} '{path}': the directory '{path.parent}' does not exist.")
+    return path
+
+
+def _dump_model(model, path):
+    import joblib
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        joblib.dump(model, f)
+
+
+def _save_heatmap(path, scores, mask, name):
+    """Write the (rows, cols) anomaly scores as a PNG heatmap, outlining ``mask``."""
+    from matplotlib.figure import Figure
+
+    from .plotting import ScoreMapDisplay
+
+    # A bare Figure, not pyplot: no global figure state, no GUI backend needed.
+    fig = Figure(figsize=_HEATMAP_INCHES, dpi=_HEATMAP_DPI, layout="constrained")
+    ScoreMapDisplay.from_predictions(scores, mask=mask, name=name, ax=fig.add_subplot())
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=_HEATMAP_DPI)
+
+
+def _save_mask(path, predicted):
+    """Write a boolean (rows, cols) image as a black and white PNG, one pixel per pixel."""
+    import matplotlib.image
+
+    with atomic_path(path) as tmp:
+        matplotlib.image.imsave(tmp, predicted.astype(np.float64), cmap="gray", vmin=0, vmax=1)
+
+
+def _has_matplotlib():
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _say(args, message):
+    """Print a progress message unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def _one_line(exc):
+    message = re.sub(r"\s*\n\s*", " ", str(exc)).strip()
+    return message or type(exc).__name__

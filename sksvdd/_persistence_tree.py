@@ -1,0 +1,326 @@
+"""Estimators to and from the JSON tree of a model file, checked against the allow-list.
+
+:class:`_Writer` turns an estimator into the manifest's tree, collecting its
+arrays and network weights aside; :class:`_Reader` rebuilds estimators from
+a tree, checking every class, parameter and fitted attribute against
+:mod:`sksvdd._persistence_schema` before it is set.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+
+from ._detector import DeepSVDDDetector
+from ._network import DeepSVDDModule
+from ._persistence_schema import (
+    _NAME_OF,
+    _PIPELINE,
+    _SCALAR_DTYPES,
+    _SPECS,
+    _construct,
+    _describe,
+    _FormatError,
+)
+
+# Parameters used only by fit: stored as None (with a warning) when not JSON.
+_TRAINING_ONLY_PARAMS = ("callbacks", "random_state")
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+class _Writer:
+    """Turns an estimator into a JSON tree, collecting its arrays and weights aside."""
+
+    def __init__(self):
+        self.arrays = {}
+        self.weights = {}
+        self._nets = 0
+
+    def estimator(self, est, where):
+        if type(est) is Pipeline:
+            return self._pipeline(est, where)
+        name = _NAME_OF.get(type(est))
+        if name is None:
+            supported = ", ".join(sorted(n.rsplit(".", 1)[1] for n in [*_SPECS, _PIPELINE]))
+            raise TypeError(
+                f"sksvdd.save cannot store {where}: {type(est).__module__}."
+                f"{type(est).__qualname__} is not supported (supported: {supported}). "
+                "Use joblib.dump for other estimators (and joblib.load only on trusted files)."
+            )
+        spec = _SPECS[name]
+        params = self._params(est, where)
+        fitted = {k: v for k, v in vars(est).items() if k not in params and k != "net_"}
+        unknown = sorted(set(fitted) - set(spec.attrs))
+        if unknown:
+            raise ValueError(
+                f"sksvdd.save cannot store {where}: its attributes {unknown} are not part of "
+                "the sksvdd model format."
+            )
+        tree = {"class": name, "params": params,
+                "fitted": {k: self.value(v, f"{where}, attribute {k!r}")
+                           for k, v in sorted(fitted.items())}}
+        if isinstance(est, DeepSVDDDetector) and hasattr(est, "net_"):
+            prefix = f"net{self._nets}."
+            self._nets += 1
+            for key, tensor in est.net_.module_.state_dict().items():
+                self.weights[prefix + key] = tensor.detach().to("cpu").contiguous().clone()
+            tree["weights"] = prefix
+        return tree
+
+    def _pipeline(self, pipe, where):
+        params = self._params(pipe, where, skip=("steps",))
+        steps = []
+        for step, est in pipe.steps:
+            if est is None or est == "passthrough":
+                steps.append([step, "passthrough"])
+            else:
+                steps.append([step, self.estimator(est, _describe(est, step))])
+        extra = {k for k in vars(pipe) if k not in pipe.get_params(deep=False)}
+        if extra - {"_sklearn_output_config"}:
+            raise ValueError(f"sksvdd.save cannot store {where}: unexpected attributes "
+                             f"{sorted(extra)}.")
+        return {"class": _PIPELINE, "params": params, "steps": steps}
+
+    def _params(self, est, where, skip=()):
+        params = {}
+        for key, value in est.get_params(deep=False).items():
+            if key in skip:
+                continue
+            try:
+                params[key] = self.value(value, f"{where}, parameter {key!r}")
+            except TypeError:
+                if key not in _TRAINING_ONLY_PARAMS:
+                    raise
+                warnings.warn(
+                    f"sksvdd.save: {where} has {key}={value!r}, which cannot be stored "
+                    f"safely; it is saved as {key}=None. It only matters for training: set it "
+                    "again before refitting the loaded model.",
+                    UserWarning, stacklevel=4,
+                )
+                params[key] = None
+        return params
+
+    def value(self, v, where):
+        """JSON form of ``v``; arrays go to ``self.arrays`` and are referred to by key."""
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, (int, float)) and type(v) in (int, float):
+            return v
+        if isinstance(v, np.generic) and v.dtype.name in _SCALAR_DTYPES:
+            return {"__scalar__": v.dtype.name, "value": v.item()}
+        if isinstance(v, np.ndarray):
+            if v.dtype.kind in "biuf" and v.dtype.name in _SCALAR_DTYPES:
+                key = f"a{len(self.arrays)}"
+                self.arrays[key] = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("="))
+                if v.ndim > 1 and v.flags.f_contiguous and not v.flags.c_contiguous:
+                    # The memory layout picks the BLAS kernel, hence the last bits of
+                    # results (e.g. PCA.transform): keep it.
+                    return {"__array__": key, "order": "F"}
+                return {"__array__": key}
+            if v.ndim == 1 and v.dtype.kind in "OU" and all(isinstance(s, str) for s in v):
+                return {"__strings__": [str(s) for s in v]}
+        if isinstance(v, list):
+            return [self.value(x, where) for x in v]
+        if isinstance(v, tuple):
+            return {"__tuple__": [self.value(x, where) for x in v]}
+        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+            return {"__dict__": {k: self.value(x, where) for k, x in v.items()}}
+        raise TypeError(
+            f"sksvdd.save cannot store {where}: a value of type {type(v).__name__} has no "
+            "safe representation."
+        )
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+class _Reader:
+    """Rebuilds estimators from the JSON tree, checking everything against the allow-list."""
+
+    def __init__(self, arrays, weights):
+        self.arrays = arrays
+        self.weights = weights
+        self._used_arrays = set()
+        self._used_weights = set()
+
+    def check_all_used(self):
+        extra = (set(self.arrays) - self._used_arrays) | (set(self.weights) - self._used_weights)
+        if extra:
+            raise _FormatError(f"it holds tensors no estimator refers to: {sorted(extra)[:5]}.")
+
+    def estimator(self, tree, where):
+        if not isinstance(tree, dict) or not isinstance(tree.get("class"), str):
+            raise _FormatError(f"{where} is not an estimator description.")
+        name = tree["class"]
+        if name == _PIPELINE:
+            return self._pipeline(tree, where)
+        spec = _SPECS.get(name)
+        if spec is None:
+            raise _FormatError(
+                f"{where} has class {name!r}, which is not one the sksvdd model format "
+                f"allows ({', '.join(sorted([*_SPECS, _PIPELINE]))})."
+            )
+        allowed = set(tree) <= {"class", "params", "fitted", "weights"}
+        if not allowed or not isinstance(tree.get("fitted", {}), dict):
+            raise _FormatError(f"{where} ({name}) has unexpected entries.")
+        params = self._params(tree, spec.cls, where)
+        est = _construct(spec.cls, params, where)
+        fitted = {k: self.value(v, f"{where}, attribute {k!r}")
+                  for k, v in tree.get("fitted", {}).items()}
+        self._check_fitted(spec, fitted, params, where)
+        for key, value in fitted.items():
+            setattr(est, key, value)
+        if isinstance(est, DeepSVDDDetector):
+            self._attach_net(est, tree.get("weights"), fitted, where)
+        return est
+
+    def _pipeline(self, tree, where):
+        if set(tree) != {"class", "params", "steps"} or not isinstance(tree["steps"], list):
+            raise _FormatError(f"{where} (Pipeline) is malformed.")
+        steps, names = [], set()
+        for item in tree["steps"]:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+                raise _FormatError(f"{where} (Pipeline) has a malformed step.")
+            step, sub = item
+            if step in names or "__" in step or not step:
+                raise _FormatError(f"{where} (Pipeline) has an invalid step name {step!r}.")
+            names.add(step)
+            where_step = f"pipeline step {step!r}"
+            steps.append((step, "passthrough" if sub == "passthrough"
+                          else self.estimator(sub, where_step)))
+        if not steps:
+            raise _FormatError(f"{where} (Pipeline) has no steps.")
+        params = self._params(tree, Pipeline, where, skip=("steps",))
+        return _construct(Pipeline, {"steps": steps, **params}, where)
+
+    def _params(self, tree, cls, where, skip=()):
+        params = tree.get("params")
+        if not isinstance(params, dict):
+            raise _FormatError(f"{where} has no parameters.")
+        known = set(cls._get_param_names()) - set(skip)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise _FormatError(f"{where} ({cls.__name__}) has unknown parameters {unknown}.")
+        return {k: self.value(v, f"{where}, parameter {k!r}") for k, v in params.items()}
+
+    def _check_fitted(self, spec, fitted, params, where):
+        cls = spec.cls.__name__
+        unknown = sorted(set(fitted) - set(spec.attrs))
+        if unknown:
+            raise _FormatError(f"{where} ({cls}) has unknown attributes {unknown}.")
+        if not fitted:
+            return  # an unfitted estimator
+        missing = sorted(set(spec.attrs) - spec.optional - set(fitted))
+        if missing:
+            raise _FormatError(f"{where} ({cls}) lacks the fitted attributes {missing}.")
+        for key, value in fitted.items():
+            if not spec.attrs[key](value):
+                raise _FormatError(
+                    f"{where} ({cls}) has an invalid {key} (type {type(value).__name__}"
+                    + (f", dtype {value.dtype}, shape {value.shape}" if isinstance(
+                        value, np.ndarray) else "") + ")."
+                )
+        shapes = spec.shapes(fitted, params)
+        if "feature_names_in_" in fitted:
+            shapes["feature_names_in_"] = (fitted["n_features_in_"],)
+        for key, shape in shapes.items():
+            if fitted[key].shape != shape:
+                raise _FormatError(f"{where} ({cls}): {key} has shape {fitted[key].shape}, "
+                                   f"expected {shape}.")
+
+    def _attach_net(self, est, prefix, fitted, where):
+        if not fitted:
+            if prefix is not None:
+                raise _FormatError(f"{where}: an unfitted detector cannot have weights.")
+            return
+        if not isinstance(prefix, str) or not prefix:
+            raise _FormatError(f"{where}: the fitted detector's weights are missing.")
+        if fitted["n_iter_"] != len(fitted["history_"]):
+            raise _FormatError(f"{where}: n_iter_ does not match the length of history_.")
+        state = {k[len(prefix):]: t for k, t in self.weights.items() if k.startswith(prefix)}
+        self._used_weights.update(prefix + k for k in state)
+        for key, tensor in state.items():
+            if tensor.dtype != torch.float32 or not bool(torch.isfinite(tensor).all()):
+                raise _FormatError(f"{where}: weight {key!r} is not finite float32.")
+        module = DeepSVDDModule(fitted["n_features_in_"], est.hidden, est.rep_dim)
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise _FormatError(f"{where}: the weights do not fit the network ({exc}).") from None
+        center = module.center.numpy().astype(np.float64)
+        radius = float(module.radius2.sqrt())
+        if not (np.array_equal(center, fitted["center_"]) and radius == fitted["radius_"]):
+            raise _FormatError(f"{where}: center_ / radius_ disagree with the weights.")
+        est.net_ = est._build_net(module, _load_device(est.device, where), torch.Generator())
+        est.net_.initialize()
+        est.net_.history = _skorch_history(fitted["history_"])
+
+    def value(self, v, where):
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, (int, float)):
+            return v
+        if isinstance(v, list):
+            return [self.value(x, where) for x in v]
+        if not (isinstance(v, dict) and len(v) in (1, 2)):
+            raise _FormatError(f"{where}: unexpected value {str(v)[:80]!r}.")
+        if set(v) == {"__scalar__", "value"}:
+            dtype, x = v["__scalar__"], v["value"]
+            if dtype not in _SCALAR_DTYPES or not isinstance(x, (bool, int, float)):
+                raise _FormatError(f"{where}: invalid scalar {str(v)[:80]!r}.")
+            return np.dtype(dtype).type(x)
+        if set(v) == {"__array__"} or (set(v) == {"__array__", "order"} and v["order"] == "F"):
+            key = v["__array__"]
+            if not isinstance(key, str) or key not in self.arrays:
+                raise _FormatError(f"{where}: refers to a missing array {key!r}.")
+            array = self.arrays[key]
+            if array.dtype.kind not in "biuf":
+                raise _FormatError(f"{where}: array {key!r} is not numeric.")
+            self._used_arrays.add(key)
+            return np.asfortranarray(array) if "order" in v else array
+        if set(v) == {"__strings__"} and isinstance(v["__strings__"], list):
+            if not all(isinstance(s, str) for s in v["__strings__"]):
+                raise _FormatError(f"{where}: invalid list of names.")
+            return np.array(v["__strings__"], dtype=object)
+        if set(v) == {"__tuple__"} and isinstance(v["__tuple__"], list):
+            return tuple(self.value(x, where) for x in v["__tuple__"])
+        if set(v) == {"__dict__"} and isinstance(v["__dict__"], dict):
+            return {k: self.value(x, where) for k, x in v["__dict__"].items()}
+        raise _FormatError(f"{where}: unexpected value {str(v)[:80]!r}.")
+
+
+def _load_device(device, where):
+    """The device to load a stored detector onto: CUDA becomes CPU where there is none."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise _FormatError(f"{where} has an invalid device {device!r}.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(
+            f"sksvdd.load: {where} was fitted with device={device!r} but CUDA is not available "
+            "here; its network is loaded onto the CPU (scores may differ from CUDA scores in "
+            "the last bits). Set device='cpu' before refitting it on this machine.",
+            UserWarning, stacklevel=4,
+        )
+        return "cpu"
+    if dev.type not in ("cpu", "cuda"):
+        raise _FormatError(f"{where} has an unsupported device {device!r}.")
+    return device
+
+
+def _skorch_history(history):
+    """A skorch History whose rows match ``history_`` (for ``warm_start``)."""
+    from skorch.history import History
+
+    rename = {"loss": "train_loss", "loss_best": "train_loss_best"}
+    skorch_history = History()
+    for row in history:
+        skorch_history.new_epoch()
+        for key, value in row.items():
+            skorch_history.record(rename.get(key, key), value)
+    return skorch_history
