@@ -182,12 +182,13 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     On clean training data (only normal pixels) longer training is safe.
 
     The network has no bias terms, so it cannot map every input onto the
-    centre (Ruff et al., Prop. 2); see :class:`sksvdd._network.DeepSVDDModule`.
+    centre (Ruff et al., Prop. 2; the choice is explained in the docstring
+    of ``sksvdd._network.DeepSVDDModule``).
 
     Faults during phase 2: at the first non-finite batch loss (or non-finite
     weights after an epoch), e.g. from a far too large ``lr``, training stops,
     the weights of the last finite epoch (or of phase 1) are restored and a
-    :class:`~sksvdd._training.TrainingDivergedWarning` (a ``RuntimeWarning``)
+    :class:`~sksvdd.TrainingDivergedWarning` (a ``RuntimeWarning``)
     says so; ``history_`` ends with the last good epoch. A
     ``KeyboardInterrupt`` (Ctrl-C) during phase 2 ends training the same way
     (skorch catches it): the detector is fitted with the best weights so far
