@@ -341,8 +341,8 @@ def memory_child(variant, threads):
     """Runs in a fresh process: score a 1000 x 1000 x 200 cube, print JSON."""
     torch.set_num_threads(threads)
     dtype = np.float64 if variant == "float64" else np.float32
-    if variant == "float32, proposed":  # the _map_batches change of the profile section
-        patched("map_batches", "validate").__enter__()
+    if variant == "float32, proposed":  # the finiteness-check change of the profile section
+        patched("validate").__enter__()
     rng = np.random.default_rng(0)
     cube = np.empty((1000, 1000, BANDS), dtype=dtype)
     for r in range(0, 1000, 100):  # in slabs: no full-size temporary
@@ -395,8 +395,8 @@ def bench_memory(args):
             "time (NumPy's own peak, tracemalloc, is the outputs only). The necessary "
             "outputs for 1e6 pixels are "
             + ", ".join(expected) + f" = {sum(expected.values()) / MB:.0f} MB at most. "
-            "Before `_map_batches` wrote into one preallocated output (adopted from this "
-            "benchmark's proposal), RSS grew by 143-389 MB here: one small output tensor "
+            "Before `_map_batches` wrote into one preallocated output (a change this "
+            "benchmark proposed, now in the package), RSS grew by 143-389 MB here: one small output tensor "
             "per chunk was kept alive in a list between the freed 1.6 MB chunk buffers, "
             "fragmenting the heap. `float32, proposed` now differs from `float32` only by "
             "the proposed finiteness check after scoring.")
@@ -475,35 +475,6 @@ def run_pyspy(what, args, tmp):
 
 
 # Candidate changes, applied by monkeypatching (package files untouched).
-
-def _map_batches_proposed(self, fn, X):
-    """Slice C-contiguous, writeable float32 input directly; pad only the last chunk.
-
-    Same 2048-row shape for every forward pass, so scores stay bit-identical.
-    Output is written into one preallocated tensor (no list + torch.cat).
-    """
-    batch = _detector_mod._SCORE_BATCH
-    device = torch.device(self.net_.device)
-    n = X.shape[0]
-    direct = (isinstance(X, np.ndarray) and X.dtype == np.float32
-              and X.flags.c_contiguous and X.flags.writeable)
-    Xt = torch.from_numpy(X) if direct else None
-    out = None
-    with torch.inference_mode():
-        for start in range(0, n, batch):
-            rows = min(batch, n - start)
-            if direct and rows == batch:
-                chunk = Xt[start:start + batch]
-            else:
-                buf = np.zeros((batch, X.shape[1]), dtype=np.float32)
-                buf[:rows] = X[start:start + rows]
-                chunk = torch.from_numpy(buf)
-            res = fn(chunk.to(device, non_blocking=True))[:rows].cpu()
-            if out is None:
-                out = torch.empty((n, *res.shape[1:]), dtype=res.dtype)
-            out[start:start + rows] = res
-    return out if out is not None else torch.empty(0)
-
 
 class _PermutationBatches:
     """Training batches by slicing one ``torch.randperm`` per epoch (no DataLoader)."""
@@ -584,7 +555,6 @@ PATCHES = {
     "adam": [(_detector_mod.DeepSVDDDetector, "_build_net", _build_net_fused_adam)],
     "validate": [(_detector_mod.DeepSVDDDetector, "score_samples",
                   _score_samples_public_proposed)],
-    "map_batches": [(_detector_mod.DeepSVDDDetector, "_map_batches", _map_batches_proposed)],
     "iterator": [(SVDDNet, "get_iterator", _get_iterator_proposed)],
     "tracker": [(SVDDNet, "get_loss", _get_loss_proposed),
                 (HypersphereTracker, "on_batch_end", _tracker_batch_end_proposed)],
@@ -707,8 +677,7 @@ def bench_profile(args):
     X = pixels(args.score_pixels)
     det = fitted_detector(X[:20000])
     reference = det.score_samples(X)
-    score_patches = {"map_batches": ("map_batches",), "validate": ("validate",),
-                     "both": ("map_batches", "validate")}
+    score_patches = {"validate": ("validate",)}
     identical = {}
     for name, names in score_patches.items():
         with patched(*names):
@@ -750,11 +719,8 @@ def bench_profile(args):
              for name, s in med_fit.items()}
     result["train_patches_s_per_epoch"] = epoch
     score_labels = {
-        "map_batches": "`_map_batches`: slice C-contiguous float32 input directly, pad only "
-                       "the last chunk, write into one preallocated output",
         "validate": "`score_samples`: `validate_data(..., ensure_all_finite=False)`, raise on "
                     "non-finite scores instead (no full pass over X)",
-        "both": "both scoring changes together",
     }
     rows = [{"change": label, "where": "score_samples", "before": med["current"],
              "after": med[name], "gain": med["current"] / med[name] - 1,
