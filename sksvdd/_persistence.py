@@ -171,6 +171,33 @@ def load(path):
     See Also
     --------
     save : Write the file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, load, save
+    >>> X = np.random.RandomState(0).normal(size=(200, 8)).astype(np.float32)
+    >>> pipe = make_pipeline(PerPixelUnitNorm(), DeepSVDDDetector(max_epochs=1, random_state=0))
+    >>> pipe = pipe.fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save(pipe, pathlib.Path(folder) / "model.sksvdd")
+    ...     loaded = load(path)
+    >>> [name for name, _ in loaded.steps], loaded[-1].n_iter_
+    (['perpixelunitnorm', 'deepsvdddetector'], 1)
+    >>> bool(np.array_equal(loaded.score_samples(X), pipe.score_samples(X)))
+    True
+
+    Anything but a model file is refused before it is read:
+
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "model.joblib"
+    ...     _ = path.write_bytes(b"not a model file")
+    ...     load(path)
+    Traceback (most recent call last):
+    ...
+    ValueError: Cannot load model file '...model.joblib': it is not an sksvdd model file ...
     """
     st_numpy, st_torch = _safetensors()
     path = Path(path)

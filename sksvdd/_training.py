@@ -132,7 +132,47 @@ class HypersphereTracker(Callback):
 
 
 class TrainingDivergedWarning(RuntimeWarning):
-    """Phase 2 met a non-finite loss or weights; training stopped at the last good state."""
+    """Phase 2 met a non-finite loss or weights; training stopped at the last good state.
+
+    Warned by :meth:`DeepSVDDDetector.fit <sksvdd.DeepSVDDDetector.fit>` at
+    the first non-finite batch loss (or non-finite weights after an epoch)
+    of the gradient phase, usually caused by a far too large ``lr`` or by
+    unscaled input. The weights of the last finite epoch (or of phase 1)
+    are restored, so the detector is fitted and usable; the message says
+    where training stopped and what to change. It is a ``RuntimeWarning``:
+    turn it into an error with :func:`warnings.simplefilter`.
+
+    See Also
+    --------
+    sksvdd.DeepSVDDDetector : The detector that warns it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sksvdd import DeepSVDDDetector, TrainingDivergedWarning
+    >>> X = np.random.RandomState(0).normal(size=(600, 8)).astype(np.float32)
+    >>> det = DeepSVDDDetector(lr=1e6, max_epochs=3, random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = det.fit(X)
+    >>> [w.category.__name__ for w in caught]
+    ['TrainingDivergedWarning']
+    >>> det.n_iter_, det.history_  # diverged in epoch 1: the phase-1 weights are kept
+    (0, [])
+    >>> bool(np.isfinite(det.score_samples(X)).all())
+    True
+
+    As an error, to stop instead of going on with the restored weights:
+
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", TrainingDivergedWarning)
+    ...     try:
+    ...         det.fit(X)
+    ...     except TrainingDivergedWarning as exc:
+    ...         print(str(exc)[:62])
+    DeepSVDDDetector: the training loss or weights became non-fini
+    """
 
 
 class FiniteGuard(Callback):

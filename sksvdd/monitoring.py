@@ -144,9 +144,25 @@ class TensorBoardLogger(TensorBoard):
 
     @property
     def writer(self):
+        """The open ``SummaryWriter`` during training, None outside it."""
         return getattr(self, "writer_", None)
 
     def initialize(self):
+        """Check that tensorboard is installed and forget any previous run.
+
+        Called by skorch when the net (re)initialises its callbacks, i.e. at
+        every ``fit`` of the detector, before training.
+
+        Returns
+        -------
+        self : TensorBoardLogger
+            This callback, with no writer and no run directory yet.
+
+        Raises
+        ------
+        ImportError
+            If the ``tensorboard`` package is not installed.
+        """
         _summary_writer_class()  # fail before any training when tensorboard is missing
         super().initialize()
         self.writer_ = None
@@ -154,17 +170,51 @@ class TensorBoardLogger(TensorBoard):
         return self
 
     def on_train_begin(self, net, **kwargs):
+        """Open the writer on the run directory ``run_dir_``.
+
+        Called by skorch when training starts. The run directory is created
+        at the first call after :meth:`initialize` (i.e. at every ``fit`` of
+        the detector); training continued with the net's ``partial_fit``
+        logs to the same directory.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained (the detector's ``net_``).
+        **kwargs : dict
+            The other arguments skorch passes (``X``, ``y``); unused.
+        """
         if self.writer_ is None:
             if self.run_dir_ is None:
                 self.run_dir_ = _new_run_dir(Path(self.log_dir), self.comment)
             self.writer_ = _summary_writer_class()(log_dir=str(self.run_dir_))
 
     def on_epoch_end(self, net, **kwargs):
+        """Log the values of the epoch's ``history`` row, with the epoch as the step.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained; its last ``history`` row is logged, minus
+            ``keys_ignored``.
+        **kwargs : dict
+            The other arguments skorch passes (``dataset_train``,
+            ``dataset_valid``); unused.
+        """
         row = net.history[-1]
         for key in filter_log_keys(row, keys_ignored=self.keys_ignored_):
             self.add_scalar_maybe(net.history, key=key, tag=_tag(key), global_step=row["epoch"])
 
     def on_train_end(self, net, **kwargs):
+        """Close the writer, so that no file or thread stays open after training.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net that was trained.
+        **kwargs : dict
+            The other arguments skorch passes (``X``, ``y``); unused.
+        """
         if self.writer_ is not None:
             self.writer_.close()
             self.writer_ = None
@@ -194,6 +244,7 @@ def best_epoch(estimator):
     Parameters
     ----------
     estimator : fitted DeepSVDDDetector or Pipeline ending in one
+        The detector whose ``history_`` and early-stopping state are read.
 
     Returns
     -------

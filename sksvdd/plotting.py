@@ -109,6 +109,23 @@ class ScoreMapDisplay:
         -------
         display : ScoreMapDisplay
             This object, with the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from sksvdd.plotting import ScoreMapDisplay
+        >>> disp = ScoreMapDisplay(np.arange(12.0).reshape(3, 4), name="demo")
+        >>> fig, ax = plt.subplots()
+        >>> disp.plot(ax=ax, clip_percentiles=None, colorbar=False) is disp
+        True
+        >>> disp.ax_ is ax, disp.colorbar_ is None, (disp.vmin_, disp.vmax_)
+        (True, True, (0.0, 11.0))
+        >>> ax.get_title()
+        'demo anomaly scores'
+        >>> plt.close("all")
         """
         score_map = np.asarray(self.score_map, dtype=np.float64)
         if score_map.ndim != 2:
@@ -163,12 +180,31 @@ class ScoreMapDisplay:
             Ground-truth anomalies to outline.
         name : str, default=None
             Title name; defaults to the class name of the (last) estimator.
-        ax, **kwargs
-            Passed to :meth:`plot` (``clip_percentiles``, ``cmap``, ...).
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is made when None.
+        **kwargs : dict
+            Keyword arguments passed to :meth:`plot` (``clip_percentiles``,
+            ``cmap``, ``contour_color``, ``colorbar``).
 
         Returns
         -------
         display : ScoreMapDisplay
+            The display holding the score map, with the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from sksvdd import RXDetector
+        >>> from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
+        >>> from sksvdd.plotting import ScoreMapDisplay
+        >>> scene = make_hyperspectral_scene(n_rows=20, n_cols=20, random_state=0)
+        >>> rx = RXDetector().fit(cube_to_pixels(scene.cube))
+        >>> disp = ScoreMapDisplay.from_estimator(rx, scene.cube, mask=scene.mask, cmap="magma")
+        >>> disp.name, disp.score_map.shape
+        ('RXDetector', (20, 20))
+        >>> plt.close("all")
         """
         cube = np.asarray(cube)
         scores = -np.asarray(estimator.score_samples(cube_to_pixels(cube)), dtype=np.float64)
@@ -187,12 +223,35 @@ class ScoreMapDisplay:
             row-major order of :func:`~sksvdd.datasets.cube_to_pixels`.
         shape : (int, int), default=None
             Image shape, required for flat ``scores`` (e.g. ``cube.shape[:2]``).
-        mask, name, ax, **kwargs
-            As in :meth:`from_estimator`.
+        mask : ndarray of bool of shape (rows, cols), default=None
+            Ground-truth anomalies to outline.
+        name : str, default=None
+            Name of the detector, used in the title.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is made when None.
+        **kwargs : dict
+            Keyword arguments passed to :meth:`plot` (``clip_percentiles``,
+            ``cmap``, ``contour_color``, ``colorbar``).
 
         Returns
         -------
         display : ScoreMapDisplay
+            The display holding the score map, with the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from sksvdd.plotting import ScoreMapDisplay
+        >>> scores = np.random.RandomState(0).normal(size=12)  # e.g. -det.score_samples(X)
+        >>> disp = ScoreMapDisplay.from_predictions(scores, shape=(3, 4), clip_percentiles=None)
+        >>> disp.im_.get_array().shape
+        (3, 4)
+        >>> bool(disp.vmax_ == scores.max())
+        True
+        >>> plt.close("all")
         """
         return cls(_as_image(scores, shape, "scores"), mask=mask, name=name).plot(
             ax=ax, **kwargs
@@ -273,6 +332,25 @@ class AnomalyMaskDisplay:
         Returns
         -------
         display : AnomalyMaskDisplay
+            This object, with the artists and ``counts_`` set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from sksvdd.plotting import AnomalyMaskDisplay
+        >>> predicted = np.zeros((3, 4), dtype=bool)
+        >>> predicted[1, 2] = True
+        >>> truth = np.zeros((3, 4), dtype=bool)
+        >>> truth[1, 1:3] = True
+        >>> disp = AnomalyMaskDisplay(np.zeros((3, 4, 3)), predicted, true_mask=truth)
+        >>> disp.plot(alpha=0.5, legend=False).counts_
+        {'tp': 1, 'fp': 0, 'fn': 1}
+        >>> disp.overlay_[1, 1].tolist()  # a missed anomaly: yellow, half opaque
+        [1.0, 0.85, 0.0, 0.5]
+        >>> plt.close("all")
         """
         rgb = np.asarray(self.rgb)
         if rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
@@ -330,12 +408,31 @@ class AnomalyMaskDisplay:
             Ground-truth anomalies (the ``true_mask``).
         name : str, default=None
             Title name; defaults to the class name of the (last) estimator.
-        ax, **kwargs
-            Passed to :meth:`plot`.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is made when None.
+        **kwargs : dict
+            Keyword arguments passed to :meth:`plot` (``alpha``, ``legend``).
 
         Returns
         -------
         display : AnomalyMaskDisplay
+            The display holding the detections, with the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from sksvdd import RXDetector
+        >>> from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
+        >>> from sksvdd.plotting import AnomalyMaskDisplay
+        >>> scene = make_hyperspectral_scene(n_rows=20, n_cols=20, random_state=0)
+        >>> rx = RXDetector(contamination=0.02).fit(cube_to_pixels(scene.cube))
+        >>> disp = AnomalyMaskDisplay.from_estimator(
+        ...     rx, scene.cube, wavelengths=scene.wavelengths)
+        >>> disp.name, list(disp.counts_)
+        ('RXDetector', ['predicted'])
+        >>> plt.close("all")
         """
         cube = np.asarray(cube)
         predicted = np.asarray(estimator.predict(cube_to_pixels(cube))) == -1
@@ -355,12 +452,36 @@ class AnomalyMaskDisplay:
             The scene.
         predicted_mask : array-like of bool of shape (rows, cols) or (rows * cols,)
             Predicted anomalies (1 / True = anomaly), flat ones in row-major order.
-        wavelengths, mask, name, ax, **kwargs
-            As in :meth:`from_estimator`.
+        wavelengths : array-like of shape (bands,), default=None
+            Band centres in nm, to pick true-colour bands.
+        mask : ndarray of bool of shape (rows, cols), default=None
+            Ground-truth anomalies (the ``true_mask``).
+        name : str, default=None
+            Name of the detector, used in the title.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is made when None.
+        **kwargs : dict
+            Keyword arguments passed to :meth:`plot` (``alpha``, ``legend``).
 
         Returns
         -------
         display : AnomalyMaskDisplay
+            The display holding the detections, with the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from sksvdd.plotting import AnomalyMaskDisplay
+        >>> cube = np.random.RandomState(0).uniform(size=(3, 4, 10))
+        >>> predicted = np.zeros(12, dtype=bool)  # flat, e.g. det.predict(X) == -1
+        >>> predicted[5] = True  # row 1, column 1
+        >>> disp = AnomalyMaskDisplay.from_predictions(cube, predicted, name="demo")
+        >>> disp.counts_, bool(disp.overlay_[1, 1, 3] > 0)
+        ({'predicted': 1}, True)
+        >>> plt.close("all")
         """
         rgb = false_color_rgb(cube, wavelengths)
         predicted = _as_image(predicted_mask, rgb.shape[:2], "predicted_mask")
@@ -431,6 +552,20 @@ class TrainingHistoryDisplay:
         Returns
         -------
         display : TrainingHistoryDisplay
+            This object, with the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from sksvdd.plotting import TrainingHistoryDisplay
+        >>> history = [{"epoch": 1, "loss": 1.0, "radius": 0.6, "outside_frac": 0.2},
+        ...            {"epoch": 2, "loss": 0.1, "radius": 0.5, "outside_frac": 0.1}]
+        >>> disp = TrainingHistoryDisplay(history, nu=0.1).plot(log_loss=True)
+        >>> disp.axes_[0].get_yscale(), disp.lines_["radius"].get_ydata().tolist()
+        ('log', [0.6, 0.5])
+        >>> plt.close("all")
         """
         columns = _history_columns(self.history)
         plt = _pyplot()
@@ -467,12 +602,34 @@ class TrainingHistoryDisplay:
         ----------
         estimator : fitted DeepSVDDDetector or Pipeline ending in one
             Its ``history_`` is plotted, with its ``nu`` as reference.
-        axes, **kwargs
-            Passed to :meth:`plot`.
+        axes : sequence of 3 matplotlib Axes, default=None
+            Axes for loss, radius and outside fraction; a new figure with
+            three stacked panels is made when None.
+        **kwargs : dict
+            Keyword arguments passed to :meth:`plot` (``log_loss``).
 
         Returns
         -------
         display : TrainingHistoryDisplay
+            The display holding the history, with the artists set.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> import numpy as np
+        >>> from sklearn.pipeline import make_pipeline
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> from sksvdd import DeepSVDDDetector
+        >>> from sksvdd.plotting import TrainingHistoryDisplay
+        >>> X = np.random.RandomState(0).normal(size=(200, 8)).astype(np.float32)
+        >>> pipe = make_pipeline(
+        ...     StandardScaler(), DeepSVDDDetector(max_epochs=2, random_state=0)).fit(X)
+        >>> disp = TrainingHistoryDisplay.from_estimator(pipe, log_loss=True)
+        >>> disp.name, disp.nu, disp.lines_["loss"].get_xdata().tolist()
+        ('DeepSVDDDetector', 0.1, [1, 2])
+        >>> plt.close("all")
         """
         from sklearn.utils.validation import check_is_fitted
 
