@@ -385,8 +385,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
         skorch ends training on ``KeyboardInterrupt`` (early stopping, Ctrl-C,
         :class:`FiniteGuard`) without re-raising. An epoch cut short has no
-        ``train_loss``, and an epoch that diverged has a non-finite one: such
-        trailing rows are dropped, so that ``history_`` ends with the epoch
+        ``train_loss``, an epoch that diverged has a non-finite one, and an
+        epoch whose weights turned non-finite after its last batch is past
+        :class:`FiniteGuard`'s last good epoch: such trailing rows are dropped, so that ``history_`` ends with the epoch
         whose weights are kept (or an earlier one restored by early stopping).
         """
         history = self.net_.history
@@ -394,6 +395,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             del history[-1]
         guard = dict(self.net_.callbacks_)["finite_guard"]
         if guard.diverged_ is not None:
+            # Found at an epoch's end, the diverged epoch has a finite loss: drop it too.
+            del history[guard.last_good_epoch_:]
             epoch, batch = guard.diverged_
             where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
             warnings.warn(

@@ -46,6 +46,22 @@ class _Poison(Callback):
                 net.module_.projection[0].weight[0, 0] = float("nan")
 
 
+class _PoisonLastBatch(Callback):
+    """Put a NaN into the weights after the last batch of ``epoch``: every loss stays finite."""
+
+    def __init__(self, epoch=3):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        self._left = -(-len(dataset_train) // net.batch_size)
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        self._left -= 1
+        if training and self._left == 0 and len(net.history) == self.epoch:
+            with torch.no_grad():
+                net.module_.projection[0].weight[0, 0] = float("nan")
+
+
 # --- non-finite loss ----------------------------------------------------------------
 
 
@@ -76,6 +92,17 @@ def test_divergence_in_a_later_epoch_keeps_the_good_epochs(blobs, patience):
     assert all(bool(torch.isfinite(t).all()) for t in state.values())
     # The weights are those after epoch 2: the same as a run of 2 epochs.
     two = DeepSVDDDetector(max_epochs=2, patience=patience, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), two.score_samples(X))
+
+
+def test_divergence_found_at_an_epoch_end_drops_that_epoch(blobs):
+    # The loss of every batch of epoch 3 is finite; only the weights after it are not.
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=5, callbacks=[_PoisonLastBatch(epoch=3)], random_state=0)
+    with pytest.warns(TrainingDivergedWarning, match=r"in epoch 3 of phase 2.*epoch 2 were"):
+        det.fit(X)
+    assert det.n_iter_ == 2 and [row["epoch"] for row in det.history_] == [1, 2]
+    two = DeepSVDDDetector(max_epochs=2, random_state=0).fit(X)
     np.testing.assert_array_equal(det.score_samples(X), two.score_samples(X))
 
 
