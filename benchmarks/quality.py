@@ -91,6 +91,11 @@ def _has_pyod():
 # Each factory takes the scene's (rows, cols): spatial steps need the image shape.
 DETECTORS = {
     "sksvdd": lambda shape: make_default_pipeline(image_shape=shape, random_state=0),
+    "sksvdd-notrim": lambda shape: make_default_pipeline(
+        image_shape=shape, random_state=0, trim_fraction=0),
+    "sksvdd-window7/3": lambda shape: make_default_pipeline(
+        image_shape=shape, random_state=0).set_params(
+            spatial__outer_window=7, spatial__inner_window=3),
     "sksvdd-spectral": lambda shape: make_default_pipeline(random_state=0),
     "sksvdd-unitnorm": lambda shape: make_pipeline(
         PerPixelUnitNorm(), DeepSVDDDetector(random_state=0)),

@@ -21,6 +21,7 @@ from ._training import (
     FiniteGuard,
     HypersphereTracker,
     PixelDataset,
+    PixelSubset,
     SVDDLoss,
     SVDDNet,
     TrainingDivergedWarning,
@@ -86,6 +87,14 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         phase; all pixels are used when there are fewer. The sample is
         ``check_random_state(random_state).choice(n_samples,
         min(sample_n, n_samples), replace=False)``.
+    trim_fraction : float in [0, 0.5), default=0.02
+        Robust statistics: after phase 1, the ``trim_fraction`` of the
+        training pixels with the largest phase-1 scores (the most outlying
+        ones, likely the scene's anomalies) are left out: phase 1 is
+        computed again without them, and phase 2 never trains on them, so
+        the network cannot learn to pull them into the sphere. They are
+        still scored, and ``offset_`` is fitted on all training pixels.
+        ``0`` uses every pixel. See Notes for the measured effect.
     freeze_encoder : bool, default=False
         Keep the encoder statistics fixed in phase 2. ``False`` lets them be
         fine-tuned (the tutorial's "unfreeze").
@@ -229,6 +238,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         "nu": [Interval(Real, 0, 1, closed="right")],
         "center_ema": [Interval(Real, 0, 1, closed="both")],
         "sample_n": [Interval(Integral, 1, None, closed="left")],
+        "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
         "freeze_encoder": ["boolean"],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -252,6 +262,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         nu=0.1,
         center_ema=0.1,
         sample_n=10000,
+        trim_fraction=0.02,
         freeze_encoder=False,
         contamination=0.005,
         max_epochs=10,
@@ -271,6 +282,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         self.nu = nu
         self.center_ema = center_ema
         self.sample_n = sample_n
+        self.trim_fraction = trim_fraction
         self.freeze_encoder = freeze_encoder
         self.contamination = contamination
         self.max_epochs = max_epochs
@@ -309,17 +321,21 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         if not X32.flags.writeable:  # torch warns on (and must not alias) read-only arrays
             X32 = X32.copy()
-        self._fit_phases(X[np.sort(sample)], PixelDataset(X32), rng)
+        self._fit_phases(
+            X[np.sort(sample)], PixelDataset(X32), rng, lambda: self._score_samples(X32)
+        )
         self.offset_ = offset_from_scores(self._score_samples(X32), self.contamination)
         return self
 
-    def _fit_phases(self, X_sample, train_data, rng):
+    def _fit_phases(self, X_sample, train_data, rng, score_training):
         """Both phases from a pixel sample and a torch Dataset of training pixels.
 
         ``fit`` passes in-memory pixels; :mod:`sksvdd.parallel` passes a
         sample drawn from an out-of-core array and a Dataset that streams
-        batches from it. Sets every fitted attribute except ``offset_`` and
-        the input validation attributes (``n_features_in_``, ...).
+        batches from it. ``score_training()`` returns ``score_samples`` of
+        every pixel of ``train_data`` under the current network (used by
+        ``trim_fraction``). Sets every fitted attribute except ``offset_``
+        and the input validation attributes (``n_features_in_``, ...).
         """
         device = _resolve_device(self.device)
         init_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
@@ -333,6 +349,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             self.net_ = self._build_net(module, device, shuffle_gen)
             self.net_.initialize()
             self._statistical_phase(X_sample)
+        if self.trim_fraction > 0:
+            train_data = self._trim(X_sample, train_data, score_training())
 
         if self.max_epochs > 0:
             self.net_.partial_fit(train_data, y=None)
@@ -350,6 +368,23 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         for row in self.history_:
             row["loss"] = row.pop("train_loss")
             row["loss_best"] = bool(row.pop("train_loss_best", False))
+
+    def _trim(self, X_sample, train_data, training_scores):
+        """Leave the ``trim_fraction`` most outlying training pixels out.
+
+        The cut is the ``1 - trim_fraction`` quantile of the distances of all
+        training pixels. On a cold start phase 1 is redone on the sample
+        pixels inside the cut (the sample is a subset of the training pixels
+        and scores do not depend on batching, so they get the same
+        distances); a warm start keeps its statistics and only trains on the
+        pixels inside the cut. Returns the Dataset of those pixels.
+        """
+        dist2 = -training_scores
+        cut = np.quantile(dist2, 1 - self.trim_fraction)
+        if not self._warm():
+            inside = -self._score_samples(np.asarray(X_sample)) <= cut
+            self._statistical_phase(X_sample[inside])
+        return PixelSubset(train_data, np.flatnonzero(dist2 <= cut))
 
     def _warm(self):
         """Whether this ``fit`` continues from the fitted state (``warm_start``)."""

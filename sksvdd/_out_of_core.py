@@ -45,16 +45,24 @@ def _fit_out_of_core(estimator, data, chunk_rows):
     X_sample = validate_data(
         estimator, pixels.take(np.sort(sample)), dtype=[np.float32, np.float64], reset=not warm
     )
-    estimator._fit_phases(X_sample, _StreamedPixels(pixels), rng)
+    def score_all():
+        return _score_in_chunks(estimator, pixels, chunk_rows)
 
+    estimator._fit_phases(X_sample, _StreamedPixels(pixels), rng, score_all)
+    estimator.offset_ = offset_from_scores(score_all(), estimator.contamination)
+    return estimator
+
+
+def _score_in_chunks(estimator, pixels, chunk_rows):
+    """``_score_samples`` of every pixel of a :class:`_PixelReader`, ``chunk_rows`` at a time."""
+    n = pixels.n_pixels
     scores = np.empty(n, dtype=np.float64)
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
         chunk = np.ascontiguousarray(pixels.slice(start, stop), dtype=np.float32)
         assert_all_finite(chunk, input_name="X", estimator_name=type(estimator).__name__)
         scores[start:stop] = estimator._score_samples(chunk)
-    estimator.offset_ = offset_from_scores(scores, estimator.contamination)
-    return estimator
+    return scores
 
 
 class _PixelReader:

@@ -295,11 +295,12 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
     image_shape : tuple of (int, int)
         ``(rows, cols)`` of the image whose pixels ``X`` holds; ``X`` must
         have ``rows * cols`` rows.
-    outer_window : int, default=7
+    outer_window : int, default=5
         Side of the outer square (odd).
-    inner_window : int, default=3
+    inner_window : int, default=1
         Side of the guard square (odd, smaller than ``outer_window``); it
-        keeps a target of up to that size out of its own background.
+        keeps a target of up to that size out of its own background. ``1``
+        leaves out only the pixel itself.
 
     Attributes
     ----------
@@ -315,9 +316,14 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Measured on the nine development scenes (``benchmarks/quality.py``),
-    Deep SVDD on the residual of a 7/3 dual window reaches a mean pixel
-    AUROC of 0.95, against 0.93 on the raw spectra.
+    Measured on the nine development scenes (``benchmarks/quality.py``,
+    Deep SVDD with default parameters, pixel AUROC averaged over three
+    seeds): on the residual of the default 5/1 dual window the mean is
+    0.959 and the worst scene 0.900; with a 7/3 window 0.956 and 0.878; on
+    the raw spectra 0.93 and 0.80. The smaller window won on mean and worst
+    scene for every seed; a guard window wider than the targets is still
+    the right choice for targets larger than one pixel at the scene's
+    ground sampling distance.
 
     Examples
     --------
@@ -337,7 +343,7 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         "inner_window": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, image_shape, outer_window=7, inner_window=3):
+    def __init__(self, *, image_shape, outer_window=5, inner_window=1):
         self.image_shape = image_shape
         self.outer_window = outer_window
         self.inner_window = inner_window

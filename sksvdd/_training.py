@@ -71,6 +71,27 @@ class PixelDataset(torch.utils.data.Dataset):
         return self.X[torch.as_tensor(indices)], None
 
 
+class PixelSubset(torch.utils.data.Dataset):
+    """The pixels ``indices`` of a :class:`PixelDataset` (or its streaming twin).
+
+    Like ``torch.utils.data.Subset``, but batches are fetched with the
+    dataset's own ``__getitems__`` in one call.
+    """
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.dataset[int(self.indices[i])]
+
+    def __getitems__(self, indices):
+        return self.dataset.__getitems__(self.indices[np.asarray(indices, dtype=np.int64)])
+
+
 def collate_batch(batch):
     """Identity collate: :class:`PixelDataset` already returns a batch."""
     return batch

@@ -42,7 +42,7 @@ def _embed_numpy(det, X):
 
 def test_phase1_statistics_equal_numpy_on_all_pixels(blobs):
     X, _ = blobs
-    det = DeepSVDDDetector(max_epochs=0, sample_n=10_000, random_state=0).fit(X)
+    det = DeepSVDDDetector(max_epochs=0, sample_n=10_000, random_state=0, trim_fraction=0).fit(X)
     enc = det.net_.module_.encoder
     np.testing.assert_allclose(enc.mean.detach().numpy(), X.mean(axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(enc.scale.detach().numpy(), X.std(axis=0), rtol=1e-5)
@@ -50,7 +50,7 @@ def test_phase1_statistics_equal_numpy_on_all_pixels(blobs):
 
 def test_phase1_uses_the_documented_sample(blobs):
     X, _ = blobs
-    det = DeepSVDDDetector(max_epochs=0, sample_n=100, random_state=3).fit(X)
+    det = DeepSVDDDetector(max_epochs=0, sample_n=100, random_state=3, trim_fraction=0).fit(X)
     idx = check_random_state(3).choice(len(X), 100, replace=False)
     enc = det.net_.module_.encoder
     np.testing.assert_allclose(enc.mean.detach().numpy(), X[idx].mean(axis=0), rtol=1e-5,
@@ -61,7 +61,7 @@ def test_phase1_uses_the_documented_sample(blobs):
 
 def test_phase1_centre_is_mean_embedding_pushed_from_zero(blobs):
     X, _ = blobs
-    det = DeepSVDDDetector(max_epochs=0, rep_dim=64, random_state=0).fit(X)
+    det = DeepSVDDDetector(max_epochs=0, rep_dim=64, random_state=0, trim_fraction=0).fit(X)
     raw = _embed_numpy(det, X).mean(axis=0)
     expected = np.where(np.abs(raw) < CENTER_EPS, np.where(raw < 0, -CENTER_EPS, CENTER_EPS), raw)
     np.testing.assert_allclose(det.center_, expected, rtol=1e-4, atol=1e-6)
@@ -72,12 +72,71 @@ def test_phase1_centre_is_mean_embedding_pushed_from_zero(blobs):
 
 def test_phase1_radius_is_quantile_and_model_is_usable(blobs):
     X, y = blobs
-    det = DeepSVDDDetector(max_epochs=0, nu=0.2, random_state=0).fit(X)
+    det = DeepSVDDDetector(max_epochs=0, nu=0.2, random_state=0, trim_fraction=0).fit(X)
     dist2 = ((_embed_numpy(det, X) - det.center_) ** 2).sum(axis=1)
     assert det.radius_**2 == pytest.approx(np.quantile(dist2, 0.8), rel=1e-4)
     np.testing.assert_allclose(-det.score_samples(X), dist2, rtol=1e-4)
     assert det.n_iter_ == 0 and det.history_ == []
     assert roc_auc_score(y, -det.score_samples(X)) > 0.9
+
+
+class _RecordBatches(Callback):
+    """Keep every training batch that phase 2 sees."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.rows = []
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.rows.append(batch[0].numpy().copy())
+
+
+def test_trimmed_phase1_leaves_out_the_most_outlying_pixels(blobs):
+    X, _ = blobs
+    plain = DeepSVDDDetector(max_epochs=0, trim_fraction=0, random_state=0).fit(X)
+    dist2 = -plain.score_samples(X)
+    inside = dist2 <= np.quantile(dist2, 0.95)
+    det = DeepSVDDDetector(max_epochs=0, trim_fraction=0.05, random_state=0).fit(X)
+    enc = det.net_.module_.encoder
+    np.testing.assert_allclose(enc.mean.detach().numpy(), X[inside].mean(axis=0), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(enc.scale.detach().numpy(), X[inside].std(axis=0), rtol=1e-5)
+    # Same initial weights; centre and radius from the pixels inside the cut only.
+    np.testing.assert_array_equal(det.net_.module_.projection[0].weight.detach().numpy(),
+                                  plain.net_.module_.projection[0].weight.detach().numpy())
+    emb = _embed_numpy(det, X[inside])
+    raw = emb.mean(axis=0)
+    center = np.where(np.abs(raw) < CENTER_EPS, np.where(raw < 0, -CENTER_EPS, CENTER_EPS), raw)
+    np.testing.assert_allclose(det.center_, center, rtol=1e-4, atol=1e-6)
+    assert det.radius_**2 == pytest.approx(
+        np.quantile(((emb - center) ** 2).sum(axis=1), 1 - det.nu), rel=1e-4)
+    # The threshold is still fitted on every training pixel.
+    assert det.offset_ == pytest.approx(np.quantile(det.score_samples(X), det.contamination))
+
+
+def test_phase2_never_trains_on_the_trimmed_pixels(blobs):
+    X, _ = blobs
+    X = X.astype(np.float32)
+    plain = DeepSVDDDetector(max_epochs=0, trim_fraction=0, random_state=0).fit(X)
+    dist2 = -plain.score_samples(X)
+    inside = dist2 <= np.quantile(dist2, 0.9)
+    recorder = _RecordBatches()
+    det = DeepSVDDDetector(max_epochs=2, trim_fraction=0.1, patience=None,
+                           callbacks=[("rec", recorder)], random_state=0).fit(X)
+    seen = np.concatenate(dict(det.net_.callbacks_)["rec"].rows)
+    assert len(seen) == 2 * inside.sum()  # two epochs over the pixels inside the cut
+
+    def rows(A):
+        return A[np.lexsort(A.T[::-1])]
+
+    np.testing.assert_array_equal(rows(seen[: inside.sum()]), rows(X[inside]))
+    # A warm start trims with the fitted model's scores, without redoing phase 1.
+    fitted_dist2 = -det.score_samples(X)
+    inside = fitted_dist2 <= np.quantile(fitted_dist2, 0.9)
+    det.set_params(warm_start=True, max_epochs=1)
+    det.fit(X)
+    seen = np.concatenate(dict(det.net_.callbacks_)["rec"].rows)
+    np.testing.assert_array_equal(rows(seen), rows(X[inside]))
 
 
 def test_push_from_zero():

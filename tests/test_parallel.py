@@ -386,10 +386,14 @@ def scene40():
 
 @pytest.fixture(scope="module")
 def spatial_pipeline(scene40):
-    """The default pipeline with its 7/3 dual window (halo 3), fitted on the whole scene."""
-    return make_default_pipeline(
-        image_shape=scene40.shape[:2], random_state=0, max_epochs=1
-    ).fit(cube_to_pixels(scene40))
+    """The default pipeline with a 7/3 dual window (halo 3), fitted on the whole scene.
+
+    The halo of the default 5/1 window would be 2; 3 makes the block-merging
+    cases below (blocks of 1-2 rows) distinct from the halo-sized ones.
+    """
+    pipe = make_default_pipeline(image_shape=scene40.shape[:2], random_state=0, max_epochs=1)
+    pipe.set_params(spatial__outer_window=7, spatial__inner_window=3)
+    return pipe.fit(cube_to_pixels(scene40))
 
 
 def _in_memory(estimator, cube, method="score_samples"):
