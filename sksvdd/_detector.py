@@ -25,7 +25,6 @@ from ._training import (
     SVDDLoss,
     SVDDNet,
     TrainingDivergedWarning,
-    collate_batch,
     radius2_from_quantile,
 )
 
@@ -472,13 +471,15 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             criterion=SVDDLoss(nu=self.nu, objective=self.objective),
             optimizer=torch.optim.Adam,
             optimizer__weight_decay=self.weight_decay,
+            # One fused kernel for all parameters (CPU and CUDA): 44% less time
+            # per epoch than the per-tensor loop (benchmarks/speed.py).
+            optimizer__fused=True,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             train_split=None,
-            iterator_train__shuffle=True,
+            # Training batches come from SVDDNet's ShuffledBatches (no DataLoader).
             iterator_train__generator=shuffle_gen,
-            iterator_train__collate_fn=collate_batch,
             callbacks=callbacks,
             # Learning rates like 1e-5 need more than PrintLog's default 4 decimals.
             callbacks__print_log__floatfmt=".4g",

@@ -137,7 +137,7 @@ class _StreamedPixels(torch.utils.data.Dataset):
     """Float32 mini-batches read from a :class:`_PixelReader`: the streaming PixelDataset.
 
     Same protocol as :class:`sksvdd._training.PixelDataset` (``__getitems__``
-    returns ``(batch, None)``, for the net's identity ``collate_batch``), so
+    returns ``(batch, None)`` for :class:`~sksvdd._training.ShuffledBatches`), so
     the net sees the same tensors as with in-memory pixels.
     """
 
