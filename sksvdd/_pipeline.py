@@ -18,14 +18,17 @@ def make_default_pipeline(
     - ``bandpass`` (only when a wavelength bound is given):
       :class:`BandpassByWavelength`.
     - ``spatial`` (only when ``image_shape`` is given, i.e. ``X`` holds the
-      pixels of one whole image): :class:`DualWindowResidual` with a 7/3
-      window; each pixel minus its local background. 0.95 against 0.93
-      without it.
-    - ``detector``: :class:`DeepSVDDDetector` with its defaults; the
-      encoder's per-band standardisation handles the data's scale. Per-pixel
-      unit norm (:class:`PerPixelUnitNorm`) is not part of the default: it
-      measured 0.91 against 0.93 on raw spectra, as it discards the
-      brightness that many targets differ by.
+      pixels of one whole image): :class:`DualWindowResidual` with its
+      default 5/1 window; each pixel minus its local background. 0.960
+      against 0.939 without it (0.958 with a 7/3 window).
+    - ``detector``: :class:`DeepSVDDDetector` with its defaults, including
+      the robust statistical phase (``trim_fraction=0.02``; 0.955 without
+      it); the encoder's per-band standardisation handles the data's scale.
+      Per-pixel unit norm (:class:`PerPixelUnitNorm`) is not part of the
+      default: it measured 0.91 against 0.93 on raw spectra, as it discards
+      the brightness that many targets differ by.
+
+    Global RX measures 0.925 on the same scenes, IsolationForest 0.934.
 
     Parameters
     ----------

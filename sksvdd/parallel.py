@@ -222,7 +222,9 @@ def fit_out_of_core(estimator, data, *, chunk_rows=_CHUNK_ROWS):
     1. Statistical phase: the same pixel sample as ``fit``, drawn with the
        same generator (``check_random_state(random_state).choice(n_pixels,
        min(sample_n, n_pixels), replace=False)``) and read in sorted order.
-    2. Gradient phase: the net's data loader reads each shuffled mini-batch
+       With ``trim_fraction > 0`` every pixel is then scored, ``chunk_rows``
+       at a time, to find the most outlying ones that are left out.
+    2. Gradient phase: shuffled mini-batches (of the pixels kept) are read
        from ``data`` (rows in increasing order, which HDF5 requires and
        disks prefer).
     3. Threshold: the training scores are computed ``chunk_rows`` pixels at
@@ -248,7 +250,8 @@ def fit_out_of_core(estimator, data, *, chunk_rows=_CHUNK_ROWS):
         are recomputed for every batch, so persist them or write them to
         zarr first rather than passing a long lazy computation.
     chunk_rows : int, default=65536
-        Pixels read and scored at a time in the threshold pass; with
+        Pixels read and scored at a time in the scoring passes (trimming
+        and threshold); with
         ``n_bands`` it bounds that pass's memory to about
         ``chunk_rows * n_bands * 4`` bytes plus the network's temporaries.
 
@@ -274,8 +277,9 @@ def fit_out_of_core(estimator, data, *, chunk_rows=_CHUNK_ROWS):
     -----
     Memory: the ``sample_n`` sampled pixels, one mini-batch, one chunk of
     ``chunk_rows`` pixels and the ``n_pixels`` float64 training scores
-    (needed for the exact ``contamination`` quantile; 8 bytes per pixel
-    against ``4 * n_bands`` for the data).
+    (needed for the exact ``contamination`` and ``trim_fraction``
+    quantiles; 8 bytes per pixel against ``4 * n_bands`` for the data),
+    plus 8 bytes per kept pixel for their indices when ``trim_fraction > 0``.
 
     Time: every epoch reads every pixel once in random order, so the
     storage should serve random reads well (a local SSD, the page cache,
