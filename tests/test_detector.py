@@ -139,6 +139,14 @@ def test_phase2_never_trains_on_the_trimmed_pixels(blobs):
     np.testing.assert_array_equal(rows(seen), rows(X[inside]))
 
 
+def test_phase2_uses_the_fused_adam_on_cpu(blobs):
+    # benchmarks/speed.py: the fused kernel is what brings an epoch near a bare loop.
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=1, random_state=0).fit(X)
+    assert isinstance(det.net_.optimizer_, torch.optim.Adam)
+    assert det.net_.optimizer_.defaults["fused"] is True
+
+
 def test_push_from_zero():
     c = torch.tensor([0.0, 0.05, -0.05, 0.3, -0.2, -1e-9])
     np.testing.assert_allclose(
