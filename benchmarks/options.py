@@ -30,14 +30,16 @@ from sksvdd import make_default_pipeline
 
 # name -> (set_params of the default pipeline, or "no-spatial", what it tests)
 VARIANTS = {
-    "default": ({}, "trim_fraction=0.02, 5/1 dual window"),
+    "default": ({}, "trim_fraction=0.02, 5/1 dual window, median background"),
+    "mean-background": ({"spatial__background": "mean"}, "ring mean instead of median"),
     "no-trim": ({"detector__trim_fraction": 0.0}, "robust statistics off"),
     "trim-0.05": ({"detector__trim_fraction": 0.05}, "leave out 5%"),
     "window-3/1": ({"spatial__outer_window": 3}, "smaller ring"),
-    "window-7/3": ({"spatial__outer_window": 7, "spatial__inner_window": 3}, "previous default"),
-    "window-7/3-no-trim": (
-        {"spatial__outer_window": 7, "spatial__inner_window": 3, "detector__trim_fraction": 0.0},
-        "previous default pipeline",
+    "window-7/3": ({"spatial__outer_window": 7, "spatial__inner_window": 3}, "wider guard"),
+    "window-7/3-mean-no-trim": (
+        {"spatial__outer_window": 7, "spatial__inner_window": 3,
+         "spatial__background": "mean", "detector__trim_fraction": 0.0},
+        "the default pipeline before trimming and the median",
     ),
     "window-9/1": ({"spatial__outer_window": 9}, "larger ring"),
     "no-spatial": ("no-spatial", "raw spectra, no DualWindowResidual"),

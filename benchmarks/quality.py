@@ -93,9 +93,8 @@ DETECTORS = {
     "sksvdd": lambda shape: make_default_pipeline(image_shape=shape, random_state=0),
     "sksvdd-notrim": lambda shape: make_default_pipeline(
         image_shape=shape, random_state=0, trim_fraction=0),
-    "sksvdd-window7/3": lambda shape: make_default_pipeline(
-        image_shape=shape, random_state=0).set_params(
-            spatial__outer_window=7, spatial__inner_window=3),
+    "sksvdd-ringmean": lambda shape: make_default_pipeline(
+        image_shape=shape, random_state=0).set_params(spatial__background="mean"),
     "sksvdd-spectral": lambda shape: make_default_pipeline(random_state=0),
     "sksvdd-unitnorm": lambda shape: make_pipeline(
         PerPixelUnitNorm(), DeepSVDDDetector(random_state=0)),

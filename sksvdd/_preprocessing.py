@@ -6,7 +6,7 @@ import numpy as np
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -276,15 +276,30 @@ def _box_sum(cube, size):
     return ndimage.correlate1d(rows, weights, axis=1, mode="reflect")
 
 
+def _ring_median(cube, outer, inner):
+    """Per band, the median of the ring between the ``outer`` and ``inner`` squares.
+
+    The ring holds ``outer**2 - inner**2`` pixels, an even number: as
+    :func:`scipy.ndimage.median_filter` does, the upper of the two middle
+    values is taken (an order statistic, so tiles of an image give the same
+    result as the whole image). Image borders are reflected.
+    """
+    footprint = np.ones((outer, outer, 1), dtype=bool)
+    start = (outer - inner) // 2
+    footprint[start : start + inner, start : start + inner] = False
+    return ndimage.median_filter(cube, footprint=footprint, mode="reflect")
+
+
 class DualWindowResidual(TransformerMixin, BaseEstimator):
-    """Subtract each pixel's local background: the mean spectrum of a ring around it.
+    """Subtract each pixel's local background, estimated from a ring around it.
 
     A spatial-context transformer for pixels that form one whole image (in
     row-major order, as :func:`sksvdd.datasets.cube_to_pixels` returns
     them). For every pixel, the local background is the mean spectrum of the
     pixels inside an ``outer_window x outer_window`` square but outside the
     ``inner_window x inner_window`` guard square centred on it (the classical
-    dual window of local RX detectors); the output is the pixel minus that
+    dual window of local RX detectors), summarised band by band by their
+    median (default) or mean; the output is the pixel minus that
     background. Small targets stand out against their surroundings while the
     smooth, scene-wide variation of the background (illumination, slowly
     changing land cover) is removed. Image borders are handled by
@@ -301,6 +316,13 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         Side of the guard square (odd, smaller than ``outer_window``); it
         keeps a target of up to that size out of its own background. ``1``
         leaves out only the pixel itself.
+    background : {"median", "mean"}, default="median"
+        How the ring's pixels are summarised, band by band. ``"median"``
+        ignores the few ring pixels that belong to a target or another
+        anomaly (the ring holds an even number of pixels; the upper of the
+        two middle values is used, as :func:`scipy.ndimage.median_filter`
+        does). ``"mean"`` is about 30 times faster on large cubes (see
+        Notes).
 
     Attributes
     ----------
@@ -325,6 +347,14 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
     the right choice for targets larger than one pixel at the scene's
     ground sampling distance.
 
+    With the 5/1 window, the median background raised the mean AUROC over
+    the nine scenes from 0.958 to 0.966 and the worst scene from 0.890 to
+    0.905 (averaged over three seeds, ``benchmarks/options.py``). It costs
+    about 0.5 microseconds per pixel and band on one core (a 1000 x 1000 x
+    200 cube: about 110 s, spread over the workers by
+    :func:`sksvdd.parallel.score_cube`), against about 0.02 for the mean;
+    use ``background="mean"`` where that time matters more.
+
     Examples
     --------
     >>> import numpy as np
@@ -341,12 +371,14 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         "image_shape": [tuple, list],
         "outer_window": [Interval(Integral, 3, None, closed="left")],
         "inner_window": [Interval(Integral, 1, None, closed="left")],
+        "background": [StrOptions({"median", "mean"})],
     }
 
-    def __init__(self, *, image_shape, outer_window=5, inner_window=1):
+    def __init__(self, *, image_shape, outer_window=5, inner_window=1, background="median"):
         self.image_shape = image_shape
         self.outer_window = outer_window
         self.inner_window = inner_window
+        self.background = background
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -369,7 +401,7 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Return each pixel minus the mean of its dual-window ring.
+        """Return each pixel minus the median (or mean) of its dual-window ring.
 
         Parameters
         ----------
@@ -383,10 +415,14 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         """
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         rows, cols = self._check_shape(X)
-        cube = X.reshape(rows, cols, X.shape[1]).astype(np.float64)
+        cube = X.reshape(rows, cols, X.shape[1])
         outer, inner = self.outer_window, self.inner_window
-        ring = (_box_sum(cube, outer) - _box_sum(cube, inner)) / (outer**2 - inner**2)
-        return (cube - ring).reshape(X.shape).astype(X.dtype, copy=False)
+        if self.background == "median":
+            ring = _ring_median(cube, outer, inner).astype(np.float64)
+        else:
+            cube64 = cube.astype(np.float64)
+            ring = (_box_sum(cube64, outer) - _box_sum(cube64, inner)) / (outer**2 - inner**2)
+        return (cube.astype(np.float64) - ring).reshape(X.shape).astype(X.dtype, copy=False)
 
     def _check_shape(self, X):
         shape = tuple(self.image_shape)

@@ -151,28 +151,45 @@ def test_transformers_chain_in_a_pipeline():
     np.testing.assert_allclose(np.linalg.norm(Xt, axis=1), 1.0)
 
 
-def _ring_mean_loop(cube, outer, inner):
+def _ring_loop(cube, outer, inner, background):
     """The dual-window background by explicit loops over a reflected image."""
     r = outer // 2
     padded = np.pad(cube, ((r, r), (r, r), (0, 0)), mode="symmetric")
     out = np.empty_like(cube)
+    keep = np.ones((outer, outer), dtype=bool)
+    g = (outer - inner) // 2
+    keep[g : g + inner, g : g + inner] = False
     for i in range(cube.shape[0]):
         for j in range(cube.shape[1]):
-            win = padded[i : i + outer, j : j + outer]
-            keep = np.ones((outer, outer), dtype=bool)
-            g = (outer - inner) // 2
-            keep[g : g + inner, g : g + inner] = False
-            out[i, j] = win[keep].mean(axis=0)
+            ring = padded[i : i + outer, j : j + outer][keep]  # (n_ring, bands)
+            if background == "mean":
+                out[i, j] = ring.mean(axis=0)
+            else:  # the upper of the two middle values of the even-sized ring
+                out[i, j] = np.sort(ring, axis=0)[len(ring) // 2]
     return out
 
 
-@pytest.mark.parametrize("outer, inner", [(3, 1), (7, 3), (5, 3)])
-def test_dual_window_residual_matches_loop(outer, inner):
+@pytest.mark.parametrize("background", ["median", "mean"])
+@pytest.mark.parametrize("outer, inner", [(3, 1), (7, 3), (5, 3), (5, 1)])
+def test_dual_window_residual_matches_loop(outer, inner, background):
     cube = np.random.RandomState(0).normal(size=(9, 11, 4))
-    Xt = DualWindowResidual(image_shape=(9, 11), outer_window=outer,
-                            inner_window=inner).fit_transform(cube.reshape(-1, 4))
-    expected = cube - _ring_mean_loop(cube, outer, inner)
+    Xt = DualWindowResidual(image_shape=(9, 11), outer_window=outer, inner_window=inner,
+                            background=background).fit_transform(cube.reshape(-1, 4))
+    expected = cube - _ring_loop(cube, outer, inner, background)
     np.testing.assert_allclose(Xt.reshape(cube.shape), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_dual_window_median_background_ignores_a_neighbouring_target():
+    # A two-pixel target: each pixel is in the other's ring. The mean lets the
+    # neighbour leak into the background, the median does not.
+    cube = np.ones((9, 9, 2))
+    cube[4, 4] += 6.0
+    cube[4, 5] += 6.0
+    X = cube.reshape(-1, 2)
+    median = DualWindowResidual(image_shape=(9, 9)).fit_transform(X).reshape(cube.shape)
+    mean = DualWindowResidual(image_shape=(9, 9), background="mean").fit_transform(X)
+    np.testing.assert_allclose(median[4, 4], [6.0, 6.0])
+    np.testing.assert_allclose(mean.reshape(cube.shape)[4, 4], [6.0 - 6.0 / 24] * 2)
 
 
 def test_dual_window_residual_removes_smooth_background_and_keeps_target():
@@ -199,6 +216,7 @@ def test_dual_window_residual_removes_smooth_background_and_keeps_target():
         ({"image_shape": (5, 5), "outer_window": 3, "inner_window": 3}, 25, "must be smaller"),
         ({"image_shape": (5, 0)}, 25, "positive ints"),
         ({"image_shape": (5, 5, 1)}, 25, "positive ints"),
+        ({"image_shape": (5, 5), "background": "max"}, 25, "'background' parameter"),
     ],
 )
 def test_dual_window_residual_bad_input(params, n_pixels, match):
