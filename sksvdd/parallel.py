@@ -125,9 +125,9 @@ def score_cube(estimator, cube, *, chunks="auto"):
     pipeline's steps up to the last spatial one transform the padded block
     as one image, the halo is trimmed, and the remaining steps (the
     detector) score only the block's own pixels. A pixel thus sees exactly
-    the neighbourhood it has in the whole image, and since the step sums
-    each window in a fixed order (not with running sums), the results are
-    bit-identical to the whole image's. The halo costs about
+    the neighbourhood it has in the whole image, and since the step takes
+    an order statistic (median) or sums each window in a fixed order (mean,
+    not running sums), the results are bit-identical to the whole image's. The halo costs about
     ``2 * halo * (1 / block_rows + 1 / block_cols)`` extra reading and
     preprocessing, not extra detector work.
 

@@ -424,14 +424,15 @@ def test_score_cube_spatial_pipeline_sources(kind, scene40, spatial_pipeline, tm
     np.testing.assert_array_equal(scores.compute(), _in_memory(spatial_pipeline, cube))
 
 
+@pytest.mark.parametrize("background", ["median", "mean"])
 @pytest.mark.parametrize("chunks", [(2, 5), (7, 11), (13, 37)])
-def test_score_cube_spatial_halo_is_exact_with_float64_detector(chunks, scene40):
+def test_score_cube_spatial_halo_is_exact_with_float64_detector(chunks, background, scene40):
     """With a float64 detector (RX) too: a wrong neighbour or a block-edge reflection
     would show. (RX's own matrix products round differently for different numbers of rows,
     by an ulp, so RX scores are compared to 1e-12, as in test_score_cube_other_detectors.)"""
     cube = scene40.astype(np.float64)
     pipe = Pipeline([
-        ("spatial", DualWindowResidual(image_shape=cube.shape[:2])),
+        ("spatial", DualWindowResidual(image_shape=cube.shape[:2], background=background)),
         ("rx", RXDetector()),
     ]).fit(cube_to_pixels(cube))
     scores = score_cube(pipe, cube, chunks=chunks).compute()
