@@ -190,14 +190,13 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     On clean training data (only normal pixels) longer training is safe.
 
     Robust statistics (``trim_fraction``): on the same scenes, with the
-    default 5/1 :class:`~sksvdd.DualWindowResidual` before the detector,
+    default :class:`~sksvdd.DualWindowResidual` before the detector,
     leaving out the 2% most outlying pixels raised the mean pixel AUROC
-    from 0.955 to 0.960 and the worst scene from 0.884 to 0.891; with it
-    the statistical phase alone (``max_epochs=0``) measures 0.937, above
-    global RX (0.925). 1% to 5% measured alike, and the gain held for every
-    seed tried (``benchmarks/options.py``). On clean training
-    data set ``trim_fraction=0``: every pixel is then normal and worth
-    training on.
+    from 0.962 to 0.966 (three seeds; the gain held for each), and with it
+    the statistical phase alone (``max_epochs=0``) measures 0.95, well above
+    global RX (0.925). 1% to 5% measured alike (``benchmarks/options.py``).
+    On clean training data set ``trim_fraction=0``: every pixel is then
+    normal and worth training on.
 
     The network has no bias terms, so it cannot map every input onto the
     centre (Ruff et al., Prop. 2; the choice is explained in the docstring
@@ -431,8 +430,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         :class:`FiniteGuard`) without re-raising. An epoch cut short has no
         ``train_loss``, an epoch that diverged has a non-finite one, and an
         epoch whose weights turned non-finite after its last batch is past
-        :class:`FiniteGuard`'s last good epoch: such trailing rows are dropped, so that ``history_`` ends with the epoch
-        whose weights are kept (or an earlier one restored by early stopping).
+        :class:`FiniteGuard`'s last good epoch: such trailing rows are
+        dropped, so that ``history_`` ends with the epoch whose weights are
+        kept (or an earlier one restored by early stopping).
         """
         history = self.net_.history
         while history and not np.isfinite(history[-1].get("train_loss", np.nan)):
@@ -483,8 +483,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             optimizer__weight_decay=self.weight_decay,
             # One fused kernel for all parameters: the optimizer step takes about
             # 60% less time than torch's default, an epoch about 10% less on CPU
-            # (benchmarks/speed.py). Other device types
-            # (mps, xpu, ...) keep torch's default implementation.
+            # (benchmarks/speed.py). Other device types keep torch's default.
             optimizer__fused=True if torch.device(device).type in ("cpu", "cuda") else None,
             lr=self.lr,
             max_epochs=self.max_epochs,

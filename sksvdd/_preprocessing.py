@@ -321,7 +321,7 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         ignores the few ring pixels that belong to a target or another
         anomaly (the ring holds an even number of pixels; the upper of the
         two middle values is used, as :func:`scipy.ndimage.median_filter`
-        does). ``"mean"`` is about 30 times faster on large cubes (see
+        does). ``"mean"`` is about 12 times faster on large cubes (see
         Notes).
 
     Attributes
@@ -338,22 +338,22 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Measured on the nine development scenes (``benchmarks/quality.py``,
+    Measured on the nine development scenes (``benchmarks/options.py``,
     Deep SVDD with default parameters, pixel AUROC averaged over three
-    seeds): on the residual of the default 5/1 dual window the mean is
-    0.959 and the worst scene 0.900; with a 7/3 window 0.956 and 0.878; on
-    the raw spectra 0.93 and 0.80. The smaller window won on mean and worst
-    scene for every seed; a guard window wider than the targets is still
-    the right choice for targets larger than one pixel at the scene's
-    ground sampling distance.
+    seeds, ring median): on the residual of the default 5/1 dual window the
+    mean is 0.966 and the worst scene 0.912; with a 7/3 window 0.959 and
+    0.894; without the spatial step 0.93 and 0.82. The 5/1 window won on
+    mean and worst scene for every seed; a guard window wider than the
+    targets is still the right choice for targets larger than one pixel at
+    the scene's ground sampling distance.
 
     With the 5/1 window, the median background raised the mean AUROC over
     the nine scenes from 0.958 to 0.966 and the worst scene from 0.890 to
-    0.905 (averaged over three seeds, ``benchmarks/options.py``). It costs
-    about 0.5 microseconds per pixel and band on one core (a 1000 x 1000 x
-    200 cube: about 110 s, spread over the workers by
-    :func:`sksvdd.parallel.score_cube`), against about 0.02 for the mean;
-    use ``background="mean"`` where that time matters more.
+    0.912 (the gain held for every seed). It costs about 0.6 microseconds
+    per pixel and band on one core (a 1000 x 1000 x 200 cube: about 2
+    minutes, spread over the workers by :func:`sksvdd.parallel.score_cube`),
+    against about 0.05 for the mean; use ``background="mean"`` where that
+    time matters more.
 
     Examples
     --------
