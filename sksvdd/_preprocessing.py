@@ -416,13 +416,13 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         rows, cols = self._check_shape(X)
         cube = X.reshape(rows, cols, X.shape[1])
+        cube64 = cube.astype(np.float64)
         outer, inner = self.outer_window, self.inner_window
-        if self.background == "median":
-            ring = _ring_median(cube, outer, inner).astype(np.float64)
+        if self.background == "median":  # an order statistic: selected in the input's dtype
+            ring = _ring_median(cube, outer, inner)
         else:
-            cube64 = cube.astype(np.float64)
             ring = (_box_sum(cube64, outer) - _box_sum(cube64, inner)) / (outer**2 - inner**2)
-        return (cube.astype(np.float64) - ring).reshape(X.shape).astype(X.dtype, copy=False)
+        return (cube64 - ring).reshape(X.shape).astype(X.dtype, copy=False)
 
     def _check_shape(self, X):
         shape = tuple(self.image_shape)
