@@ -179,6 +179,14 @@ def test_dual_window_residual_matches_loop(outer, inner, background):
     np.testing.assert_allclose(Xt.reshape(cube.shape), expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_jobs", [2, 3, -1])
+def test_dual_window_median_threads_give_the_same_result(n_jobs):
+    X = np.random.RandomState(0).normal(size=(12 * 10, 7)).astype(np.float32)
+    one = DualWindowResidual(image_shape=(12, 10)).fit_transform(X)
+    many = DualWindowResidual(image_shape=(12, 10), n_jobs=n_jobs).fit_transform(X)
+    np.testing.assert_array_equal(many, one)
+
+
 def test_dual_window_median_background_ignores_a_neighbouring_target():
     # A two-pixel target: each pixel is in the other's ring. The mean lets the
     # neighbour leak into the background, the median does not.
