@@ -72,10 +72,10 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-import sksvdd._detector as _detector_mod
+import sksvdd._svdd._detector as _detector_mod
 from sksvdd import DeepSVDDDetector
-from sksvdd._network import DeepSVDDModule
-from sksvdd._training import PixelDataset, ShuffledBatches, svdd_loss
+from sksvdd._svdd._network import DeepSVDDModule
+from sksvdd._svdd._training import PixelDataset, ShuffledBatches, svdd_loss
 
 try:
     from pyod.models.deep_svdd import DeepSVDD as PyODDeepSVDD

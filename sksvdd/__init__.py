@@ -27,14 +27,12 @@ score_cube / predict_cube for cubes larger than memory, fit_out_of_core;
 extra ``[dask]``).
 """
 
-from ._detector import DeepSVDDDetector
 from ._persistence import load, save
 from ._pipeline import make_default_pipeline
 from ._preprocessing import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
 from ._rx import RXDetector
-from ._training import TrainingDivergedWarning
-
-__version__ = "0.1.0.dev0"
+from ._svdd import DeepSVDDDetector, TrainingDivergedWarning
+from ._version import __version__
 
 __all__ = [
     "BandpassByWavelength",

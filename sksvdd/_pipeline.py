@@ -2,7 +2,7 @@
 
 from sklearn.pipeline import Pipeline
 
-from ._detector import DeepSVDDDetector
+from ._svdd import DeepSVDDDetector
 from ._preprocessing import BandpassByWavelength, DualWindowResidual
 
 

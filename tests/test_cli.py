@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from sksvdd import cli
+from sksvdd.cli import _main as cli
 from sksvdd._atomic import atomic_path
 from sksvdd.cli import main
 from sksvdd.datasets import cube_to_pixels, load_scene, make_hyperspectral_scene

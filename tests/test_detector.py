@@ -20,8 +20,8 @@ from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
 from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector
-from sksvdd._network import _push_from_zero
-from sksvdd._training import CENTER_EPS, HypersphereTracker, svdd_loss
+from sksvdd._svdd._network import _push_from_zero
+from sksvdd._svdd._training import CENTER_EPS, HypersphereTracker, svdd_loss
 
 FAST = dict(max_epochs=3, random_state=0)
 

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
 from sksvdd import DeepSVDDDetector
-from sksvdd._training import TrainingDivergedWarning
+from sksvdd._svdd._training import TrainingDivergedWarning
 
 FAST = dict(max_epochs=3, random_state=0)
 

@@ -29,7 +29,7 @@ from sksvdd import (
     RXDetector,
     make_default_pipeline,
 )
-from sksvdd._persistence import FORMAT_VERSION, load, save
+from sksvdd._persistence._file import FORMAT_VERSION, load, save
 
 pytest.importorskip("safetensors")
 

@@ -1,27 +1,11 @@
-"""The ``sksvdd`` command: demo, fit, score, evaluate and info.
-
-Run ``sksvdd --help`` (or ``python -m sksvdd --help``) for the commands and
-``sksvdd COMMAND --help`` for their options. Results go to stdout; training
-progress goes to stderr, so that ``sksvdd evaluate ... > report.txt`` keeps
-only the report.
-
-Exit status: 0 on success, 2 for a usage error (bad option, unknown
-``--param`` name, invalid parameter value), 1 for any other failure, which is
-reported as one line ``sksvdd: error: ...`` on stderr (add ``--debug`` for
-the traceback). Output files are written atomically (see
-:func:`sksvdd._atomic.atomic_path`), so an interrupted or failed run leaves
-any previous file in place and never a half-written one.
-
-Model files are joblib (pickle) files: loading one runs code stored in it, so
-only load models from sources you trust.
-"""
+"""Argument parsing and dispatch of the ``sksvdd`` command (documented in the package)."""
 
 import argparse
 import importlib.util  # noqa: F401 - the tests patch importlib.util.find_spec via cli
 import sys
 import traceback
 
-from ._cli_commands import (  # noqa: F401 - _HEATMAP_* and _parse_value: used by the tests
+from ._commands import (  # noqa: F401 - _HEATMAP_* and _parse_value: used by the tests
     _HEATMAP_DPI,
     _HEATMAP_INCHES,
     _NOT_PARAMS,
@@ -101,8 +85,8 @@ def main(argv=None):
 
 
 def _build_parser():
-    from . import __version__
-    from ._detector import DeepSVDDDetector
+    from .. import __version__
+    from .._svdd._detector import DeepSVDDDetector
 
     param_names = sorted(set(DeepSVDDDetector().get_params()) - set(_NOT_PARAMS))
     # --debug is accepted before and after the command; SUPPRESS keeps a

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skorch.callbacks import EarlyStopping, LRScheduler
 
-from ._base import OffsetOutlierMixin, offset_from_scores
+from .._base import OffsetOutlierMixin, offset_from_scores
 
 from ._network import DeepSVDDModule, _push_from_zero
 from ._training import (
@@ -200,7 +200,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
     The network has no bias terms, so it cannot map every input onto the
     centre (Ruff et al., Prop. 2; the choice is explained in the docstring
-    of ``sksvdd._network.DeepSVDDModule``).
+    of ``sksvdd._svdd._network.DeepSVDDModule``).
 
     Faults during phase 2: at the first non-finite batch loss (or non-finite
     weights after an epoch), e.g. from a far too large ``lr``, training stops,

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._preprocessing import DualWindowResidual
+from .._preprocessing import DualWindowResidual
 
 try:
     import dask
@@ -27,10 +27,7 @@ try:
 except ImportError:  # the optional extra sksvdd[dask] is not installed
     dask = da = _overlap = None
 
-try:
-    import h5py
-except ImportError:  # h5py is a core dependency, but keep this module importable without it
-    h5py = None
+import h5py
 
 
 def _map_pixels(estimator, cube, method, dtype, chunks):
@@ -267,7 +264,7 @@ class _H5Dataset:
     @classmethod
     def wrap(cls, x):
         """The stand-in for a dataset of an HDF5 file on disk, else ``x`` unchanged."""
-        if h5py is None or not isinstance(x, h5py.Dataset):
+        if not isinstance(x, h5py.Dataset):
             return x
         if x.file.driver not in ("sec2", "stdio"):  # in-memory or custom drivers: no path
             return x

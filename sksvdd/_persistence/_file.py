@@ -10,7 +10,7 @@ A model file is a zip archive with three members:
 
 Nothing in the file is ever unpickled, imported or evaluated: loading parses
 JSON and safetensors (a raw tensor format), looks class names up in the
-allow-list of :mod:`sksvdd._persistence_schema` and checks every value
+allow-list of :mod:`sksvdd._persistence._schema` and checks every value
 against the class's schema before it is set on a new estimator.
 """
 
@@ -19,12 +19,15 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import safetensors.numpy as st_numpy
+import safetensors.torch as st_torch
 import sklearn
 import torch
 
-from ._atomic import atomic_path
-from ._persistence_schema import _describe, _FormatError
-from ._persistence_tree import _Reader, _Writer
+from .._atomic import atomic_path
+from .._version import __version__
+from ._schema import _describe, _FormatError
+from ._tree import _Reader, _Writer
 
 FORMAT = "sksvdd-model"
 FORMAT_VERSION = 1
@@ -107,10 +110,8 @@ def save(estimator, path):
     >>> bool(np.array_equal(loaded.score_samples(X), rx.score_samples(X)))
     True
     """
-    st_numpy, st_torch = _safetensors()
     writer = _Writer()
     tree = writer.estimator(estimator, _describe(estimator))
-    from sksvdd import __version__
 
     manifest = {
         "format": FORMAT,
@@ -199,7 +200,6 @@ def load(path):
     ...
     ValueError: Cannot load model file '...model.joblib': it is not an sksvdd model file ...
     """
-    st_numpy, st_torch = _safetensors()
     path = Path(path)
     where = f"model file '{path}'"
     if not path.is_file():
@@ -236,18 +236,6 @@ def load(path):
     return estimator
 
 
-def _safetensors():
-    try:
-        import safetensors.numpy
-        import safetensors.torch
-    except ImportError as exc:
-        raise ImportError(
-            "sksvdd.save and sksvdd.load need the safetensors package: "
-            "pip install 'sksvdd[safetensors]'"
-        ) from exc
-    return safetensors.numpy, safetensors.torch
-
-
 def _read_members(archive):
     infos = archive.infolist()
     names = [info.filename for info in infos]
@@ -265,7 +253,6 @@ def _read_members(archive):
 
 
 def _parse_manifest(raw):
-    from sksvdd import __version__
 
     manifest = json.loads(raw.decode("utf-8"))
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

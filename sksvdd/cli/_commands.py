@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._atomic import atomic_path
-from ._pipeline import set_image_shape
+from .._atomic import atomic_path
+from .._pipeline import set_image_shape
 
 # The heavy modules (torch through the detector, h5py, joblib, matplotlib) are
 # imported inside the commands, so that a usage error fails fast once the
@@ -57,8 +57,8 @@ class CommandError(Exception):
 
 def _cmd_demo(args):
     """Fit the default pipeline and RX on the built-in scene; write model and map."""
-    from . import RXDetector, make_default_pipeline
-    from .datasets import cube_to_pixels, make_hyperspectral_scene
+    from .. import RXDetector, make_default_pipeline
+    from ..datasets import cube_to_pixels, make_hyperspectral_scene
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -103,8 +103,8 @@ def _cmd_demo(args):
 
 def _cmd_fit(args):
     """Fit the default pipeline on a scene file and save it."""
-    from . import make_default_pipeline
-    from .datasets import cube_to_pixels
+    from .. import make_default_pipeline
+    from ..datasets import cube_to_pixels
 
     params = _parse_params(args.param, args.parser)
     low, high = args.bandpass or (None, None)
@@ -141,7 +141,7 @@ def _cmd_fit(args):
 
 def _cmd_score(args):
     """Write the anomaly score image (and optional PNGs) of a scene."""
-    from .datasets import cube_to_pixels, pixels_to_image
+    from ..datasets import cube_to_pixels, pixels_to_image
 
     out = _check_output(args.out, "--out")
     png = args.png and _check_output(args.png, "--png")
@@ -172,7 +172,7 @@ def _cmd_score(args):
 
 def _cmd_evaluate(args):
     """Print detection metrics of a model on a scene with ground truth."""
-    from .datasets import cube_to_pixels
+    from ..datasets import cube_to_pixels
 
     scene = _load_scene(args.scene)
     if scene.mask is None:
@@ -218,7 +218,7 @@ def _cmd_info(args):
 
 def _parse_params(items, parser):
     """Turn ``["name=value", ...]`` into detector parameters, or exit with a usage error."""
-    from ._detector import DeepSVDDDetector
+    from .._svdd._detector import DeepSVDDDetector
 
     valid = sorted(set(DeepSVDDDetector().get_params()) - set(_NOT_PARAMS))
     params = {}
@@ -333,7 +333,7 @@ def _epochs(pipe):
 
 
 def _report(mask, scores, decisions):
-    from .metrics import detection_report
+    from ..metrics import detection_report
 
     return detection_report(np.ravel(mask), scores, decisions=decisions)
 
@@ -358,7 +358,7 @@ def _format_number(value):
 
 
 def _load_scene(path):
-    from .datasets import load_scene
+    from ..datasets import load_scene
 
     return load_scene(path)
 
@@ -421,7 +421,7 @@ def _save_heatmap(path, scores, mask, name):
     """Write the (rows, cols) anomaly scores as a PNG heatmap, outlining ``mask``."""
     from matplotlib.figure import Figure
 
-    from .plotting import ScoreMapDisplay
+    from ..plotting import ScoreMapDisplay
 
     # A bare Figure, not pyplot: no global figure state, no GUI backend needed.
     fig = Figure(figsize=_HEATMAP_INCHES, dpi=_HEATMAP_DPI, layout="constrained")

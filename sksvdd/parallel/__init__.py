@@ -28,9 +28,9 @@ import re
 import numpy as np
 
 # DeepSVDDDetector and _MemmapFile are also reached through this module.
-from ._detector import DeepSVDDDetector  # noqa: F401
+from .._svdd._detector import DeepSVDDDetector  # noqa: F401
 from ._out_of_core import _CHUNK_ROWS, _fit_out_of_core
-from ._parallel_blocks import _map_pixels, _MemmapFile, da  # noqa: F401
+from ._blocks import _map_pixels, _MemmapFile, da  # noqa: F401
 
 __all__ = ["fit_out_of_core", "predict_cube", "score_cube"]
 

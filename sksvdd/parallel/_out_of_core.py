@@ -14,9 +14,9 @@ import torch
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils.validation import validate_data
 
-from ._base import offset_from_scores
-from ._detector import DeepSVDDDetector
-from ._parallel_blocks import _MemmapFile, _require_dask, da, h5py
+from .._base import offset_from_scores
+from .._svdd._detector import DeepSVDDDetector
+from ._blocks import _MemmapFile, _require_dask, da, h5py
 
 # Pixels read and scored at a time by fit_out_of_core's threshold pass: a
 # multiple of the detector's scoring batch (2048), 16 MiB of float32 at 64 bands.
@@ -76,7 +76,7 @@ class _PixelReader:
     """
 
     def __init__(self, data):
-        if h5py is not None and isinstance(data, h5py.Dataset):
+        if isinstance(data, h5py.Dataset):
             self.kind = "h5py"
         elif isinstance(data, (np.ndarray, _MemmapFile)):
             self.kind = "numpy"
@@ -136,8 +136,8 @@ class _PixelReader:
 class _StreamedPixels(torch.utils.data.Dataset):
     """Float32 mini-batches read from a :class:`_PixelReader`: the streaming PixelDataset.
 
-    Same protocol as :class:`sksvdd._training.PixelDataset` (``__getitems__``
-    returns ``(batch, None)`` for :class:`~sksvdd._training.ShuffledBatches`), so
+    Same protocol as :class:`sksvdd._svdd._training.PixelDataset` (``__getitems__``
+    returns ``(batch, None)`` for :class:`~sksvdd._svdd._training.ShuffledBatches`), so
     the net sees the same tensors as with in-memory pixels.
     """
 

@@ -2,8 +2,8 @@
 
 Every class a model file may name is listed in ``_SPECS`` with the schema of
 its fitted attributes (a check per attribute, and the shapes they must
-have). :mod:`sksvdd._persistence_tree` writes and reads estimators against
-this list; :mod:`sksvdd._persistence` reads and writes the files.
+have). :mod:`sksvdd._persistence._tree` writes and reads estimators against
+this list; :mod:`sksvdd._persistence._file` reads and writes the files.
 """
 
 import math
@@ -13,9 +13,9 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
-from ._detector import DeepSVDDDetector
-from ._preprocessing import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
-from ._rx import RXDetector
+from .._svdd._detector import DeepSVDDDetector
+from .._preprocessing import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
+from .._rx import RXDetector
 
 _SCALAR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                   "uint64", "float16", "float32", "float64")

@@ -3,7 +3,7 @@
 :class:`_Writer` turns an estimator into the manifest's tree, collecting its
 arrays and network weights aside; :class:`_Reader` rebuilds estimators from
 a tree, checking every class, parameter and fitted attribute against
-:mod:`sksvdd._persistence_schema` before it is set.
+:mod:`sksvdd._persistence._schema` before it is set.
 """
 
 import warnings
@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from sklearn.pipeline import Pipeline
 
-from ._detector import DeepSVDDDetector
-from ._network import DeepSVDDModule
-from ._persistence_schema import (
+from .._svdd._detector import DeepSVDDDetector
+from .._svdd._network import DeepSVDDModule
+from ._schema import (
     _NAME_OF,
     _PIPELINE,
     _SCALAR_DTYPES,

@@ -1,14 +1,8 @@
-"""Display objects for anomaly maps, detections and training, in scikit-learn's style.
-
-Like :class:`sklearn.metrics.RocCurveDisplay`: ``from_estimator`` and
-``from_predictions`` build and plot a display; ``plot`` re-draws it from the
-data kept on the object, and sets the artists as attributes ending in ``_``.
-Needs matplotlib (``pip install 'sksvdd[plot]'``), imported only to plot.
-"""
+"""The Display classes and the false-colour helper of :mod:`sksvdd.plotting`."""
 
 import numpy as np
 
-from ._plotting_utils import (
+from ._utils import (
     _as_image,
     _as_mask,
     _axes_and_figure,
@@ -19,7 +13,7 @@ from ._plotting_utils import (
     _rgb_bands,
     _stretch_bands,
 )
-from .datasets import cube_to_pixels, pixels_to_image
+from ..datasets import cube_to_pixels, pixels_to_image
 
 _OVERLAY_COLORS = {
     "tp": ((0.0, 0.8, 0.0), "detected anomaly (TP)"),

@@ -7,7 +7,7 @@ need it.
 
 import numpy as np
 
-from .datasets import pixels_to_image
+from ..datasets import pixels_to_image
 
 # Centres of the red, green and blue channels of a true-colour rendering (nm).
 _RGB_NM = (640.0, 550.0, 460.0)
