@@ -1,8 +1,8 @@
 """Measured effect of each documented option of the default pipeline, over several seeds.
 
-Every variant is ``make_default_pipeline(image_shape=..., random_state=seed)``
-with some parameters changed (``set_params`` names, e.g.
-``detector__trim_fraction``), fitted on each scene's own pixels and graded by
+Every variant is ``make_default_detector(random_state=seed)`` with some
+parameters changed (``set_params`` names, e.g. ``detector__trim_fraction``),
+fitted on each scene itself and graded by
 pixel ROC AUC, as in ``quality.py``. The table gives, per variant, the mean
 and worst AUROC over the nine real scenes for each seed, their averages over
 the seeds, and the built-in scene. Differences smaller than the spread over
@@ -26,9 +26,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from quality import scenes
-from sksvdd import make_default_pipeline
+from sksvdd import make_default_detector
 
-# name -> (set_params of the default pipeline, or "no-spatial", what it tests)
+# name -> (set_params of the default detector, or "no-spatial", what it tests)
 VARIANTS = {
     "default": ({}, "trim_fraction=0.02, 5/1 dual window, median background"),
     "mean-background": ({"spatial__background": "mean"}, "ring mean instead of median"),
@@ -51,21 +51,21 @@ VARIANTS = {
 }
 
 
-def build(variant, shape, seed):
+def build(variant, seed):
     params, _ = VARIANTS[variant]
     if params == "no-spatial":
-        return make_default_pipeline(random_state=seed)
-    return make_default_pipeline(image_shape=shape, random_state=seed).set_params(**params)
+        return make_default_detector(spatial=False, random_state=seed)
+    return make_default_detector(random_state=seed).set_params(**params)
 
 
 def run(variants, seeds):
     results = {v: {} for v in variants}  # variant -> scene -> [auroc per seed]
-    for scene, X, y, shape in scenes():
+    for scene, cube, y in scenes():
         for v in variants:
             aucs = []
             for seed in seeds:
                 start = time.perf_counter()
-                scores = -build(v, shape, seed).fit(X).score_samples(X)
+                scores = -build(v, seed).fit(cube).score_samples(cube).ravel()
                 aucs.append(float(roc_auc_score(y, scores)))
                 print(f"{scene:15s} {v:20s} seed={seed} AUROC={aucs[-1]:.4f} "
                       f"({time.perf_counter() - start:.1f}s)", flush=True)

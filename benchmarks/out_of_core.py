@@ -6,8 +6,8 @@ with :func:`sksvdd.parallel.score_cube` on Dask's threaded scheduler and on a
 ``distributed.LocalCluster`` of worker processes, next to the in-memory
 ``score_samples`` of one strip as the baseline. The file is deleted afterwards.
 
-The model is ``make_default_pipeline(random_state=0)`` (default Deep SVDD, here
-without the spatial step, to measure the detector itself) fitted on the 100 x
+The model is ``DeepSVDDDetector(random_state=0)`` (default Deep SVDD, without
+the spatial step, to measure the detector itself) fitted on the 100 x
 100 built-in scene resampled to ``--bands``;
 the cube is that scene tiled, so every pixel is a realistic spectrum. The
 file is freshly written, so it is read from the page cache: these are
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sksvdd import DeepSVDDDetector, make_default_pipeline
+from sksvdd import DeepSVDDDetector
 from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 from sksvdd.parallel import score_cube
 
@@ -104,7 +104,7 @@ class PeakRSS:
 def make_model(n_bands):
     scene = make_hyperspectral_scene(n_rows=100, n_cols=100, n_bands=n_bands, random_state=0)
     start = time.perf_counter()
-    model = make_default_pipeline(random_state=0).fit(cube_to_pixels(scene.cube))
+    model = DeepSVDDDetector(random_state=0).fit(cube_to_pixels(scene.cube))
     return scene.cube, model, time.perf_counter() - start
 
 

@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-from sksvdd import RXDetector, make_default_pipeline
+from sksvdd import RXDetector, make_default_detector
 from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 from sksvdd.metrics import detection_report, format_table
 
@@ -38,9 +38,14 @@ y = scene.mask.ravel().astype(int)
 # -------------
 # As in ``benchmarks/quality.py``: defaults everywhere, and OneClassSVM
 # (whose fit grows quadratically with the pixels) on a 2000-pixel subsample.
+# The two sksvdd detectors are image-level (they take the cube, and the
+# spatial one looks at each pixel's neighbours); the others take pixels.
+image_level = {
+    "sksvdd": make_default_detector(random_state=0),
+    "sksvdd (spectral)": make_default_detector(spatial=False, random_state=0),
+}
 detectors = {
-    "sksvdd": make_default_pipeline(image_shape=scene.cube.shape[:2], random_state=0),
-    "sksvdd (spectral)": make_default_pipeline(random_state=0),
+    **image_level,
     "RX": RXDetector(),
     "IsolationForest": IsolationForest(random_state=0),
     "OneClassSVM": make_pipeline(StandardScaler(), OneClassSVM(nu=0.1)),
@@ -51,11 +56,13 @@ fit_rows = {"OneClassSVM": subsample}      # every other detector fits on all pi
 
 scores, reports = {}, {}
 for name, detector in detectors.items():
+    data = scene.cube if name in image_level else X
     tic = time.perf_counter()
-    detector.fit(X[fit_rows.get(name, slice(None))])
+    detector.fit(data if name in image_level else X[fit_rows.get(name, slice(None))])
     fit_time = time.perf_counter() - tic
-    scores[name] = -detector.score_samples(X)          # anomaly score
-    reports[name] = detection_report(y, scores[name], decisions=detector.predict(X) == -1)
+    scores[name] = -detector.score_samples(data).ravel()          # anomaly score
+    flagged = (detector.predict(data) == -1).ravel()
+    reports[name] = detection_report(y, scores[name], decisions=flagged)
     print(f"{name:>18}: fitted in {fit_time:.1f} s")
 
 # %%

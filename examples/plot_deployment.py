@@ -3,7 +3,7 @@
 Saving and loading a model for deployment
 =========================================
 
-:func:`sksvdd.save` writes a fitted estimator or pipeline as a zip of JSON and
+:func:`sksvdd.save` writes a fitted estimator, pipeline or image detector as a zip of JSON and
 safetensors: loading it with :func:`sksvdd.load` cannot run code, and the
 loaded model's scores are bit-identical. ``joblib`` stores anything, but
 loading a joblib file runs whatever code it contains: load those only from
@@ -20,12 +20,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import sksvdd
-from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene, pixels_to_image
+from sksvdd.datasets import make_hyperspectral_scene
 from sksvdd.plotting import ScoreMapDisplay
 
 scene = make_hyperspectral_scene(random_state=0)
-X = cube_to_pixels(scene.cube)
-pipe = sksvdd.make_default_pipeline(image_shape=scene.cube.shape[:2], random_state=0).fit(X)
+X = scene.cube                                  # the detector takes whole images
+model = sksvdd.make_default_detector(random_state=0).fit(X)
 
 workdir = tempfile.TemporaryDirectory()    # removed at the end
 folder = Path(workdir.name)
@@ -33,11 +33,12 @@ folder = Path(workdir.name)
 # %%
 # The safe format
 # ---------------
-path = sksvdd.save(pipe, folder / "model.sksvdd")
+path = sksvdd.save(model, folder / "model.sksvdd")
 loaded = sksvdd.load(path)
-print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB, steps {[n for n, _ in loaded.steps]}")
-print("identical scores:", np.array_equal(loaded.score_samples(X), pipe.score_samples(X)))
-print("identical labels:", np.array_equal(loaded.predict(X), pipe.predict(X)))
+print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB, {type(loaded).__name__} with "
+      f"{type(loaded.spatial_).__name__} and {type(loaded.detector_).__name__}")
+print("identical scores:", np.array_equal(loaded.score_samples(X), model.score_samples(X)))
+print("identical labels:", np.array_equal(loaded.predict(X), model.predict(X)))
 
 # %%
 # Training-only parameters
@@ -47,14 +48,14 @@ print("identical labels:", np.array_equal(loaded.predict(X), pipe.predict(X)))
 # unaffected.
 from sksvdd.monitoring import progress_bar
 
-pipe.set_params(detector__callbacks=[progress_bar()])
+model.set_params(detector__callbacks=[progress_bar()])
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    sksvdd.save(pipe, folder / "with-callbacks.sksvdd")
+    sksvdd.save(model, folder / "with-callbacks.sksvdd")
 print("warning:", caught[0].message if caught else None)
 print("callbacks after loading:",
-      sksvdd.load(folder / "with-callbacks.sksvdd").named_steps["detector"].callbacks)
-pipe.set_params(detector__callbacks=None)
+      sksvdd.load(folder / "with-callbacks.sksvdd").detector.callbacks)
+model.set_params(detector__callbacks=None)
 
 # %%
 # joblib files
@@ -62,7 +63,7 @@ pipe.set_params(detector__callbacks=None)
 # ``joblib.dump`` / ``joblib.load`` give identical scores too, but a joblib
 # file is a pickle: **loading one runs code stored in it.** :func:`sksvdd.load`
 # refuses such files instead of opening them.
-joblib.dump(pipe, folder / "model.joblib")
+joblib.dump(model, folder / "model.joblib")
 try:
     sksvdd.load(folder / "model.joblib")
 except ValueError as exc:
@@ -71,11 +72,11 @@ except ValueError as exc:
 # %%
 # Scoring another image with the loaded model
 # -------------------------------------------
-# The spatial step needs the shape of each image it scores.
+# An image of any size: the detector scores it into a map of its own shape,
+# at the threshold fitted on the training image.
 other = make_hyperspectral_scene(n_rows=80, n_cols=120, random_state=1)
-loaded.set_params(spatial__image_shape=other.cube.shape[:2])
-other_map = pixels_to_image(-loaded.score_samples(cube_to_pixels(other.cube)),
-                            other.cube.shape[:2])
+other_map = -loaded.score_samples(other.cube)
+print("new scene:", other_map.shape, f"{(loaded.predict(other.cube) == -1).mean():.2%} flagged")
 ScoreMapDisplay.from_predictions(other_map, mask=other.mask, name="loaded model, new scene")
 plt.show()
 workdir.cleanup()

@@ -9,8 +9,12 @@ without them. Two things matter:
 - use :func:`sksvdd.metrics.anomaly_scorer`, not ``scoring="roc_auc"``:
   scikit-learn's built-in scorer ranks by ``decision_function`` (higher = more
   normal) against ``y = 1`` for anomalies and would report 1 - AUROC;
-- use a pipeline without the spatial step: cross-validation folds are sets
-  of pixels, not images. ``StratifiedKFold`` puts anomalies in every fold.
+- cross-validation folds are sets of pixels, not images, so the search runs
+  on the pixel layer. Spatial context is an image operation: apply it to the
+  image first (:class:`~sksvdd.DualWindowResidual`, as the recommended
+  :func:`~sksvdd.make_default_detector` does), then flatten the result into
+  pixels and search over the pixel detector. ``StratifiedKFold`` puts
+  anomalies in every fold.
 
 A short gradient phase (``max_epochs=3``) keeps the example fast.
 """
@@ -21,16 +25,18 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from sksvdd import make_default_pipeline
+from sklearn.pipeline import Pipeline
+
+from sksvdd import DeepSVDDDetector, DualWindowResidual
 from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 from sksvdd.metrics import anomaly_scorer
 
 scene = make_hyperspectral_scene(random_state=0)
-X = cube_to_pixels(scene.cube)
+residual = DualWindowResidual().fit_transform(scene.cube)   # the image operation, once
+X = cube_to_pixels(residual)                                # then pixels
 y = scene.mask.ravel().astype(int)
 
-pipe = make_default_pipeline(random_state=0, max_epochs=3)   # no image_shape: no spatial step
-print([name for name, _ in pipe.steps])
+pipe = Pipeline([("detector", DeepSVDDDetector(random_state=0, max_epochs=3))])
 
 # %%
 # The search

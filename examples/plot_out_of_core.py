@@ -6,9 +6,9 @@ Scoring a cube larger than memory, block by block
 :func:`sksvdd.parallel.score_cube` scores a ``(rows, cols, bands)`` cube in
 spatial blocks and returns a lazy Dask array: the cube can be a NumPy array, a
 ``np.memmap``, an HDF5 dataset, a zarr array or a Dask array, and memory is
-bounded by the block size. A pipeline with a spatial step is handled as one
-image (each block is read with a halo), so the result equals scoring the whole
-cube in memory. Needs Dask (``pip install "sksvdd[dask]"``); see
+bounded by the block size. An image detector with spatial context is handled
+block by block, each block read with a halo of its neighbours, so the result
+equals scoring the whole cube in memory. Needs Dask (``pip install "sksvdd[dask]"``); see
 :doc:`/scaling` for clusters and measured throughput.
 
 Here a memory-mapped cube stands in for a flight line on disk: the built-in
@@ -23,8 +23,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sksvdd import make_default_pipeline
-from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
+from sksvdd import make_default_detector
+from sksvdd.datasets import make_hyperspectral_scene
 
 HAVE_DASK = importlib.util.find_spec("dask") is not None
 if not HAVE_DASK:
@@ -48,28 +48,25 @@ print(f"{type(cube).__name__} {cube.shape}, {cube.nbytes / 2**20:.0f} MiB on dis
 # %%
 # Fit on one scene, score the whole file lazily
 # ---------------------------------------------
-# The model is fitted once, on the built-in scene (in memory); its spatial
-# step is re-pointed at each block by ``score_cube``.
-pipe = make_default_pipeline(image_shape=scene.cube.shape[:2], random_state=0)
-pipe.fit(cube_to_pixels(scene.cube))
+# The model is fitted once, on the built-in scene (in memory); ``score_cube``
+# reads each block with the detector's ``halo`` (2 pixels for the 5/1 window).
+model = make_default_detector(random_state=0).fit(scene.cube)
 
 if HAVE_DASK:
     from sksvdd.parallel import predict_cube, score_cube
 
-    scores = score_cube(pipe, cube, chunks=(100, 100))     # lazy: nothing computed yet
+    scores = score_cube(model, cube, chunks=(100, 100))     # lazy: nothing computed yet
     print(scores)
     score_image = scores.compute()                         # or scores.to_zarr(...), da.store(...)
-    labels = predict_cube(pipe, cube, chunks=(100, 100)).compute()
+    labels = predict_cube(model, cube, chunks=(100, 100)).compute()
     print(f"{(labels == -1).sum()} of {labels.size} pixels flagged")
 
 # %%
 # Same scores as in memory
 # ------------------------
-# Scoring the whole cube at once (with the spatial step set to the cube's
-# shape) gives the same scores, bit for bit.
+# Scoring the whole cube at once gives the same scores, bit for bit.
 if HAVE_DASK:
-    pipe.set_params(spatial__image_shape=cube.shape[:2])
-    reference = pipe.score_samples(cube_to_pixels(np.asarray(cube))).reshape(cube.shape[:2])
+    reference = model.score_samples(np.asarray(cube))
     print("identical to in-memory scoring:", np.array_equal(score_image, reference))
 
     fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -4,8 +4,8 @@ Deep SVDD on a hyperspectral scene, end to end
 ==============================================
 
 The reference tutorial's pipeline on the built-in scene: band-pass 450-900 nm,
-per-pixel unit norm and Deep SVDD, then the recommended pipeline
-(:func:`sksvdd.make_default_pipeline`, which adds spatial context), an
+per-pixel unit norm and Deep SVDD, then the recommended image detector
+(:func:`sksvdd.make_default_detector`, which adds spatial context), an
 anomaly-score map, the detections over a true-colour image, and the training
 history. The :doc:`/tutorial` explains each step in detail.
 """
@@ -13,12 +13,13 @@ history. The :doc:`/tutorial` explains each step in detail.
 # %%
 # The scene
 # ---------
-# sksvdd works on pixels, ``(n_pixels, n_bands)``; cubes exist only when
-# loading and when turning scores back into images. The labels ``y`` are only
-# used to grade the detectors, never to fit them.
+# sksvdd has two layers: pixel-level estimators work on ``(n_pixels, n_bands)``
+# matrices, image-level ones (spatial context, whole-image detectors) on cubes
+# ``(rows, cols, bands)``. The labels ``y`` are only used to grade the
+# detectors, never to fit them.
 import matplotlib.pyplot as plt
 
-from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene, pixels_to_image
+from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 
 scene = make_hyperspectral_scene(random_state=0)
 cube, mask, wl = scene.cube, scene.mask, scene.wavelengths
@@ -49,17 +50,21 @@ det = tutorial_pipe[-1]
 print(f"{det.n_iter_} epochs, R = {det.radius_:.3f}, offset_ = {det.offset_:.3f}")
 
 # %%
-# The recommended pipeline
+# The recommended detector
 # ------------------------
-# :func:`~sksvdd.make_default_pipeline` with ``image_shape`` subtracts each
-# pixel's local background (:class:`~sksvdd.DualWindowResidual`) before Deep
-# SVDD; it measured best on the development scenes. The anomaly score is
-# ``-score_samples`` (higher = more anomalous).
-from sksvdd import make_default_pipeline
+# :func:`~sksvdd.make_default_detector` is an :class:`~sksvdd.ImageDetector`:
+# it subtracts each pixel's local background (:class:`~sksvdd.DualWindowResidual`,
+# an image operation) before Deep SVDD, and takes the cube itself. The
+# anomaly score is ``-score_samples`` (higher = more anomalous).
+from sksvdd import make_default_detector
 
-pipe = make_default_pipeline(image_shape=cube.shape[:2], random_state=0).fit(X)
-for name, model in [("tutorial pipeline", tutorial_pipe), ("recommended", pipe)]:
-    report = detection_report(y, -model.score_samples(X), decisions=model.predict(X) == -1)
+model = make_default_detector(random_state=0).fit(cube)
+results = [
+    ("tutorial pipeline", -tutorial_pipe.score_samples(X), tutorial_pipe.predict(X) == -1),
+    ("recommended", -model.score_samples(cube).ravel(), (model.predict(cube) == -1).ravel()),
+]
+for name, scores, flagged in results:
+    report = detection_report(y, scores, decisions=flagged)
     print(f"{name:>18}: AUROC {report['roc_auc']:.4f}, AP {report['average_precision']:.3f}, "
           f"IoU {report['iou']:.3f}")
 
@@ -72,10 +77,10 @@ for name, model in [("tutorial pipeline", tutorial_pipe), ("recommended", pipe)]
 # false alarm, yellow: missed).
 from sksvdd.plotting import AnomalyMaskDisplay, ScoreMapDisplay
 
-score_map = pixels_to_image(-pipe.score_samples(X), cube.shape[:2])
+score_map = -model.score_samples(cube)              # (rows, cols)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
 ScoreMapDisplay.from_predictions(score_map, mask=mask, name="Deep SVDD", ax=ax1)
-masks = AnomalyMaskDisplay.from_estimator(pipe, cube, wavelengths=wl, mask=mask,
+masks = AnomalyMaskDisplay.from_estimator(model, cube, wavelengths=wl, mask=mask,
                                           name="Deep SVDD", ax=ax2)
 fig.tight_layout()
 print(masks.counts_)
@@ -88,6 +93,6 @@ print(masks.counts_)
 from sksvdd.monitoring import best_epoch
 from sksvdd.plotting import TrainingHistoryDisplay
 
-TrainingHistoryDisplay.from_estimator(pipe)
-print(f"early stopping kept epoch {best_epoch(pipe)} of {pipe[-1].n_iter_}")
+TrainingHistoryDisplay.from_estimator(model)
+print(f"early stopping kept epoch {best_epoch(model)} of {model.detector_.n_iter_}")
 plt.show()

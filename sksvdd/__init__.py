@@ -7,19 +7,25 @@ BandpassByWavelength
 PerPixelUnitNorm
     Centre each spectrum and scale it to unit L2 norm (stateless).
 DualWindowResidual
-    Subtract each pixel's local (dual-window) background (spatial context).
+    Subtract each pixel's local (dual-window) background: an image operation.
+ImageDetector
+    Spatial context + a pixel-level detector, fitted on and applied to whole images.
 DeepSVDDDetector
     Two-phase Deep SVDD outlier detector on a skorch net.
 RXDetector
     Global Reed-Xiaoli (Mahalanobis) baseline detector.
-make_default_pipeline
-    The recommended pipeline (used by the CLI and the demo).
+make_default_detector
+    The recommended ImageDetector (used by the CLI and the demo).
 save, load
     Safe model files (JSON + safetensors in a zip; loading cannot run code).
 TrainingDivergedWarning
     Warned when training stops on a non-finite loss (last good weights kept).
 
-Submodules: ``sksvdd.datasets`` (files, cubes, the built-in scene),
+Two layers: the pixel layer (transformers and detectors on matrices of
+pixels, row by row) and the image layer (``sksvdd.image``: operations on
+images ``(rows, cols, bands)`` and detectors that score whole images).
+
+Submodules: ``sksvdd.image`` (the image layer), ``sksvdd.datasets`` (files, cubes, the built-in scene),
 ``sksvdd.metrics`` (detection metrics and scorers), ``sksvdd.plotting``
 (Displays, extra ``[plot]``), ``sksvdd.monitoring`` (progress bar,
 TensorBoard, extra ``[tensorboard]``) and ``sksvdd.parallel`` (Dask:
@@ -27,22 +33,24 @@ score_cube / predict_cube for cubes larger than memory, fit_out_of_core;
 extra ``[dask]``).
 """
 
+from ._defaults import make_default_detector
 from ._persistence import load, save
-from ._pipeline import make_default_pipeline
-from ._preprocessing import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
+from ._preprocessing import BandpassByWavelength, PerPixelUnitNorm
 from ._rx import RXDetector
 from ._svdd import DeepSVDDDetector, TrainingDivergedWarning
 from ._version import __version__
+from .image import DualWindowResidual, ImageDetector
 
 __all__ = [
     "BandpassByWavelength",
     "DeepSVDDDetector",
     "DualWindowResidual",
+    "ImageDetector",
     "PerPixelUnitNorm",
     "RXDetector",
     "TrainingDivergedWarning",
     "load",
-    "make_default_pipeline",
+    "make_default_detector",
     "save",
     "__version__",
 ]

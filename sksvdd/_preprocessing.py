@@ -1,13 +1,11 @@
-"""Preprocessing transformers: band selection, per-pixel normalisation, spatial context."""
+"""Pixel-level transformers: band selection and per-pixel normalisation."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
-from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
@@ -23,9 +21,11 @@ class BandpassByWavelength(SelectorMixin, BaseEstimator):
     Parameters
     ----------
     wavelengths : array-like of shape (n_features,), default=None
-        Centre wavelength of each band, in nanometres. When ``None``, ``X``
-        must be a pandas DataFrame whose column names all parse as numbers;
-        those numbers are then the wavelengths.
+        Centre wavelength of each band, in nanometres. When ``None`` and a
+        bound is set, ``X`` must be a pandas DataFrame whose column names
+        all parse as numbers; those numbers are then the wavelengths. When
+        ``None`` and neither bound is set, every band is kept and no
+        wavelengths are needed (files such as the ABU scenes carry none).
     min_wavelength_nm : float, default=None
         Lower bound (inclusive). ``None`` means no lower bound.
     max_wavelength_nm : float, default=None
@@ -33,8 +33,9 @@ class BandpassByWavelength(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    wavelengths_ : ndarray of shape (`n_features_in_`,)
-        The wavelengths of all input bands, as used during fit.
+    wavelengths_ : ndarray of shape (`n_features_in_`,) or None
+        The wavelengths of all input bands, as used during fit; ``None``
+        when none were given and none were needed.
     support_ : ndarray of shape (`n_features_in_`,), dtype=bool
         Mask of the kept bands.
     n_features_in_ : int
@@ -100,6 +101,10 @@ class BandpassByWavelength(SelectorMixin, BaseEstimator):
             )
         wavelengths = self._resolve_wavelengths(X)
         validate_data(self, X, reset=True)
+        if wavelengths is None:
+            self.wavelengths_ = None
+            self.support_ = np.ones(self.n_features_in_, dtype=bool)
+            return self
         if wavelengths.shape[0] != self.n_features_in_:
             raise ValueError(
                 f"wavelengths has {wavelengths.shape[0]} values but X has "
@@ -140,10 +145,15 @@ class BandpassByWavelength(SelectorMixin, BaseEstimator):
                     f"numbers (nm); got columns such as {list(X.columns[:3])!r}. "
                     "Pass wavelengths=... explicitly."
                 ) from exc
+        elif self.min_wavelength_nm is None and self.max_wavelength_nm is None:
+            return None  # nothing to select: every band is kept
         else:
             raise ValueError(
-                "wavelengths is None and X is not a DataFrame with numeric column "
-                "names: pass wavelengths=<array of n_bands values in nm>."
+                "BandpassByWavelength: a wavelength bound is set but wavelengths is None and "
+                "X is not a DataFrame with numeric column names. Pass "
+                "wavelengths=<array of n_bands values in nm> (e.g. scene.wavelengths from "
+                "sksvdd.datasets.load_scene), or drop the bounds for a file without "
+                "wavelengths."
             )
         if not np.all(np.isfinite(wl)):
             raise ValueError(
@@ -255,225 +265,6 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
             norms[huge] = np.linalg.norm(X[huge], axis=1, keepdims=True)
         X /= np.maximum(norms, X.dtype.type(self.eps))
         return X
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
-
-
-def _box_sum(cube, size):
-    """Sum over the ``size x size`` square around each pixel, image borders reflected.
-
-    Two 1-D correlations with a window of ones: unlike ``uniform_filter``'s
-    running sums, each output is summed over its own neighbours in a fixed
-    order, so a pixel's result does not depend on where the image (or a tile
-    of it, as in :func:`sksvdd.parallel.score_cube`) starts: tiled and
-    whole-image results are bit-identical.
-    """
-    weights = np.ones(size)
-    rows = ndimage.correlate1d(cube, weights, axis=0, mode="reflect")
-    return ndimage.correlate1d(rows, weights, axis=1, mode="reflect")
-
-
-def _ring_median(cube, outer, inner, n_jobs=None):
-    """Per band, the median of the ring between the ``outer`` and ``inner`` squares.
-
-    The ring holds ``outer**2 - inner**2`` pixels, an even number: as
-    :func:`scipy.ndimage.median_filter` does, the upper of the two middle
-    values is taken (an order statistic, so tiles of an image give the same
-    result as the whole image). Image borders are reflected. Bands are
-    independent: with ``n_jobs`` they are split over threads (scipy releases
-    the GIL), with the same result.
-    """
-    footprint = np.ones((outer, outer, 1), dtype=bool)
-    start = (outer - inner) // 2
-    footprint[start : start + inner, start : start + inner] = False
-    n_chunks = min(effective_n_jobs(n_jobs), cube.shape[2])
-    if n_chunks <= 1:
-        return ndimage.median_filter(cube, footprint=footprint, mode="reflect")
-    out = np.empty_like(cube)
-    bounds = np.linspace(0, cube.shape[2], n_chunks + 1).astype(int)
-
-    def fill(lo, hi):
-        out[:, :, lo:hi] = ndimage.median_filter(
-            cube[:, :, lo:hi], footprint=footprint, mode="reflect"
-        )
-
-    Parallel(n_jobs=n_chunks, prefer="threads")(
-        delayed(fill)(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])
-    )
-    return out
-
-
-class DualWindowResidual(TransformerMixin, BaseEstimator):
-    """Subtract each pixel's local background, estimated from a ring around it.
-
-    A spatial-context transformer for pixels that form one whole image (in
-    row-major order, as :func:`sksvdd.datasets.cube_to_pixels` returns
-    them). For every pixel, the local background is the mean spectrum of the
-    pixels inside an ``outer_window x outer_window`` square but outside the
-    ``inner_window x inner_window`` guard square centred on it (the classical
-    dual window of local RX detectors), summarised band by band by their
-    median (default) or mean; the output is the pixel minus that
-    background. Small targets stand out against their surroundings while the
-    smooth, scene-wide variation of the background (illumination, slowly
-    changing land cover) is removed. Image borders are handled by
-    reflection. Stateless: ``fit`` only records the number of bands.
-
-    Parameters
-    ----------
-    image_shape : tuple of (int, int)
-        ``(rows, cols)`` of the image whose pixels ``X`` holds; ``X`` must
-        have ``rows * cols`` rows.
-    outer_window : int, default=5
-        Side of the outer square (odd).
-    inner_window : int, default=1
-        Side of the guard square (odd, smaller than ``outer_window``); it
-        keeps a target of up to that size out of its own background. ``1``
-        leaves out only the pixel itself.
-    background : {"median", "mean"}, default="median"
-        How the ring's pixels are summarised, band by band. ``"median"``
-        ignores the few ring pixels that belong to a target or another
-        anomaly (the ring holds an even number of pixels; the upper of the
-        two middle values is used, as :func:`scipy.ndimage.median_filter`
-        does). ``"mean"`` is about 12 times faster on large cubes (see
-        Notes).
-    n_jobs : int or None, default=None
-        Threads for the median background, split over bands (same result
-        for any value). ``None`` means 1 unless in a
-        :obj:`joblib.parallel_config` context; ``-1`` uses all processors.
-        Leave it at 1 inside :func:`sksvdd.parallel.score_cube`, whose
-        workers already run blocks in parallel.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of bands seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the bands seen during fit; only defined when ``X`` has
-        string column names.
-
-    See Also
-    --------
-    sksvdd.make_default_pipeline : Uses this step when given ``image_shape``.
-
-    Notes
-    -----
-    Measured on the nine development scenes (``benchmarks/options.py``,
-    Deep SVDD with default parameters, pixel AUROC averaged over three
-    seeds, ring median): on the residual of the default 5/1 dual window the
-    mean is 0.966 and the worst scene 0.912; with a 7/3 window 0.959 and
-    0.894; without the spatial step 0.93 and 0.82. The 5/1 window won on
-    mean and worst scene for every seed; a guard window wider than the
-    targets is still the right choice for targets larger than one pixel at
-    the scene's ground sampling distance.
-
-    With the 5/1 window, the median background raised the mean AUROC over
-    the nine scenes from 0.958 to 0.966 and the worst scene from 0.890 to
-    0.912 (the gain held for every seed). It costs about 0.6 microseconds
-    per pixel and band on one core (a 1000 x 1000 x 200 cube: about 2
-    minutes, spread over the workers by :func:`sksvdd.parallel.score_cube`),
-    against about 0.05 for the mean; ``n_jobs=2`` made it 1.7 times faster
-    on two cores. Use ``background="mean"`` where that time matters more.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sksvdd import DualWindowResidual
-    >>> cube = np.ones((5, 5, 2))
-    >>> cube[2, 2] = 4.0          # a one-pixel target on a flat background
-    >>> X = cube.reshape(-1, 2)
-    >>> R = DualWindowResidual(image_shape=(5, 5), outer_window=3, inner_window=1)
-    >>> R.fit_transform(X).reshape(5, 5, 2)[2, 2]
-    array([3., 3.])
-    """
-
-    _parameter_constraints: dict = {
-        "image_shape": [tuple, list],
-        "outer_window": [Interval(Integral, 3, None, closed="left")],
-        "inner_window": [Interval(Integral, 1, None, closed="left")],
-        "background": [StrOptions({"median", "mean"})],
-        "n_jobs": [Integral, None],
-    }
-
-    def __init__(
-        self, *, image_shape, outer_window=5, inner_window=1, background="median", n_jobs=None
-    ):
-        self.image_shape = image_shape
-        self.outer_window = outer_window
-        self.inner_window = inner_window
-        self.background = background
-        self.n_jobs = n_jobs
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check the parameters against ``X`` and record the number of bands.
-
-        Parameters
-        ----------
-        X : array-like of shape (rows * cols, n_features)
-            The pixels of one image, row-major.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            The fitted transformer.
-        """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        self._check_shape(X)
-        return self
-
-    def transform(self, X):
-        """Return each pixel minus the median (or mean) of its dual-window ring.
-
-        Parameters
-        ----------
-        X : array-like of shape (rows * cols, n_features)
-            The pixels of one image, row-major.
-
-        Returns
-        -------
-        X_new : ndarray of shape (rows * cols, n_features)
-            Residual spectra, in the input's floating dtype.
-        """
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        rows, cols = self._check_shape(X)
-        cube = X.reshape(rows, cols, X.shape[1])
-        cube64 = cube.astype(np.float64)
-        outer, inner = self.outer_window, self.inner_window
-        if self.background == "median":  # an order statistic: selected in the input's dtype
-            ring = _ring_median(cube, outer, inner, self.n_jobs)
-        else:
-            ring = (_box_sum(cube64, outer) - _box_sum(cube64, inner)) / (outer**2 - inner**2)
-        return (cube64 - ring).reshape(X.shape).astype(X.dtype, copy=False)
-
-    def _check_shape(self, X):
-        shape = tuple(self.image_shape)
-        if len(shape) != 2 or not all(isinstance(v, Integral) and v > 0 for v in shape):
-            raise ValueError(
-                f"image_shape must be (rows, cols) of positive ints, got {self.image_shape!r}."
-            )
-        if self.outer_window % 2 == 0 or self.inner_window % 2 == 0:
-            raise ValueError(
-                f"outer_window={self.outer_window} and inner_window={self.inner_window} "
-                "must be odd, so that the windows are centred on the pixel."
-            )
-        if self.inner_window >= self.outer_window:
-            raise ValueError(
-                f"inner_window={self.inner_window} must be smaller than "
-                f"outer_window={self.outer_window}."
-            )
-        if X.shape[0] != shape[0] * shape[1]:
-            raise ValueError(
-                f"X has {X.shape[0]} pixels but image_shape={shape} holds "
-                f"{shape[0] * shape[1]}; DualWindowResidual transforms the pixels of one "
-                "whole image (set image_shape for each image, e.g. with set_params)."
-            )
-        return shape
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -26,6 +26,8 @@ from pathlib import Path
 from skorch.callbacks import ProgressBar, TensorBoard
 from skorch.callbacks.logging import filter_log_keys
 
+from ._utils import final_estimator
+
 # Distinguishes runs started by one process within the same second.
 _RUN_COUNTER = itertools.count()
 
@@ -266,7 +268,7 @@ def best_epoch(estimator):
     """
     from sklearn.utils.validation import check_is_fitted
 
-    detector = estimator[-1] if hasattr(estimator, "steps") else estimator
+    detector = final_estimator(estimator)
     check_is_fitted(detector)
     history = getattr(detector, "history_", None)
     if history is None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from sksvdd import DualWindowResidual, ImageDetector
 from sksvdd.cli import _main as cli
 from sksvdd._atomic import atomic_path
 from sksvdd.cli import main
@@ -62,8 +63,7 @@ def read_png(path):
 
 
 def anomaly_scores(model_path, scene):
-    model = joblib.load(model_path)
-    return -model.score_samples(cube_to_pixels(scene.cube)).reshape(scene.cube.shape[:2])
+    return -joblib.load(model_path).score_samples(scene.cube)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_real_scene_score_matches_in_process_model(real_model, tmp_path):
     assert read_png(tmp_path / "map.png").shape[:2] == HEATMAP_SHAPE
     mask = read_png(tmp_path / "mask.png")
     assert mask.shape[:2] == scene.cube.shape[:2]
-    predicted = joblib.load(real_model).predict(cube_to_pixels(scene.cube)) == -1
+    predicted = (joblib.load(real_model).predict(scene.cube) == -1).ravel()
     np.testing.assert_array_equal(mask[:, :, 0].ravel() > 0.5, predicted)
     assert not list(tmp_path.glob(".*tmp*"))
 
@@ -155,8 +155,8 @@ def test_demo_writes_model_png_and_table(tmp_path):
     for row in table.values():
         assert all(0.0 <= value <= 1.0 for value in row.values())
     model = joblib.load(tmp_path / "out" / "model.joblib")
-    assert [name for name, _ in model.steps] == ["spatial", "detector"]
-    assert model.named_steps["spatial"].image_shape == (30, 30)
+    assert isinstance(model, ImageDetector) and model.n_bands_in_ > 0
+    assert isinstance(model.spatial_, DualWindowResidual)
     assert read_png(tmp_path / "out" / "scores.png").shape[:2] == HEATMAP_SHAPE
     assert "out/scores.png" in result.stdout.replace(os.sep, "/")
 
@@ -169,10 +169,11 @@ def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "train_loss" in err and "train_loss" not in out  # progress on stderr, not stdout
     model = joblib.load(model_path)
-    assert model.named_steps["bandpass"].min_wavelength_nm == 500.0
-    detector = model[-1]
+    assert model.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
+    detector = model.detector_[-1]
     assert (detector.nu, detector.n_iter_) == (0.2, 1)
     assert (detector.verbose, detector.callbacks) == (0, None)  # progress not saved
+    assert (model.detector[-1].verbose, model.detector[-1].callbacks) == (0, None)
 
     assert main(["score", str(model_path), str(builtin_npz), "--out", str(scores_path)]) == 0
     scene = load_scene(builtin_npz)
@@ -193,13 +194,12 @@ def test_spatial_model_scores_a_scene_of_another_size(builtin_npz, tmp_path, cap
     model_path, scores_path = tmp_path / "model.joblib", tmp_path / "scores.npy"
     assert main(["fit", str(builtin_npz), "--param", "max_epochs=1", "-q",
                  "--out", str(model_path)]) == 0
-    assert joblib.load(model_path).named_steps["spatial"].image_shape == (24, 24)
     other = make_hyperspectral_scene(n_rows=18, n_cols=31, random_state=1)
     other_path = tmp_path / "other.npz"
     np.savez(other_path, data=other.cube, map=other.mask)
     assert main(["score", str(model_path), str(other_path), "--out", str(scores_path)]) == 0
-    model = joblib.load(model_path).set_params(spatial__image_shape=(18, 31))
-    expected = -model.score_samples(cube_to_pixels(other.cube)).reshape(18, 31)
+    expected = -joblib.load(model_path).score_samples(other.cube)
+    assert expected.shape == (18, 31)
     np.testing.assert_array_equal(np.load(scores_path), expected)
 
 
@@ -207,7 +207,8 @@ def test_fit_no_spatial_leaves_out_the_spatial_step(builtin_npz, tmp_path):
     model_path = tmp_path / "model.joblib"
     assert main(["fit", str(builtin_npz), "--no-spatial", "--param", "max_epochs=0", "-q",
                  "--out", str(model_path)]) == 0
-    assert [name for name, _ in joblib.load(model_path).steps] == ["detector"]
+    model = joblib.load(model_path)
+    assert model.spatial is None and model.spatial_ is None
 
 
 def test_evaluate_without_ground_truth_fails(builtin_npz, tmp_path, capsys):

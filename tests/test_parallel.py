@@ -1,6 +1,5 @@
 """Tests of sksvdd.parallel: cluster grid search, out-of-core scoring and fitting."""
 
-import copy
 import pickle
 import subprocess
 import sys
@@ -9,7 +8,6 @@ import textwrap
 import h5py
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
@@ -18,10 +16,10 @@ from sklearn.pipeline import Pipeline
 from sksvdd import (
     DeepSVDDDetector,
     DualWindowResidual,
+    ImageDetector,
     RXDetector,
-    make_default_pipeline,
+    make_default_detector,
 )
-from sksvdd._pipeline import set_image_shape
 from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 from sksvdd.metrics import anomaly_scorer
 
@@ -47,7 +45,7 @@ def cube30():
 @pytest.fixture(scope="module")
 def pipeline(cube30):
     cube, _ = cube30
-    return make_default_pipeline(random_state=0, max_epochs=2).fit(cube_to_pixels(cube))
+    return Pipeline([("detector", DeepSVDDDetector(random_state=0, max_epochs=2))]).fit(cube_to_pixels(cube))
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +147,7 @@ def test_score_cube_validates(cube30, pipeline):
     with pytest.raises(NotFittedError):
         score_cube(DeepSVDDDetector(), cube)
     with pytest.raises(NotFittedError):
-        predict_cube(make_default_pipeline(), cube)
+        predict_cube(Pipeline([("detector", DeepSVDDDetector())]), cube)
 
 
 def test_memmap_source_pickles_as_a_path(tmp_path):
@@ -174,18 +172,18 @@ def test_score_cube_on_distributed_cluster(cube30, pipeline, client, tmp_path):
         np.testing.assert_array_equal(scores.compute(scheduler=client), expected)
 
 
-def test_score_cube_spatial_pipeline_on_distributed_cluster(scene40, spatial_pipeline, client,
-                                                            tmp_path):
+def test_score_cube_image_detector_on_distributed_cluster(scene40, image_detector, client,
+                                                         tmp_path):
     cube = scene40
-    scores = score_cube(spatial_pipeline, _as_source("h5py", cube, tmp_path), chunks=(10, 10))
+    scores = score_cube(image_detector, _as_source("h5py", cube, tmp_path), chunks=(10, 10))
     np.testing.assert_array_equal(
-        scores.compute(scheduler=client), _in_memory(spatial_pipeline, cube)
+        scores.compute(scheduler=client), image_detector.score_samples(cube)
     )
 
 
 def _grid_search(n_jobs):
     return GridSearchCV(
-        make_default_pipeline(random_state=0, max_epochs=2),
+        Pipeline([("detector", DeepSVDDDetector(random_state=0, max_epochs=2))]),
         {"detector__nu": [0.05, 0.2]},
         scoring=anomaly_scorer("roc_auc"),
         cv=StratifiedKFold(3, shuffle=True, random_state=0),
@@ -217,7 +215,7 @@ def test_cross_validate_on_dask_equals_local(cube30, client):
         "scoring": {"auc": anomaly_scorer("roc_auc"), "ap": anomaly_scorer("average_precision")},
         "cv": StratifiedKFold(3, shuffle=True, random_state=0),
     }
-    est = make_default_pipeline(random_state=0, max_epochs=2)
+    est = Pipeline([("detector", DeepSVDDDetector(random_state=0, max_epochs=2))])
     local = cross_validate(est, X, y, **kwargs)
     with joblib.parallel_backend("dask", client=client):
         remote = cross_validate(est, X, y, n_jobs=-1, **kwargs)
@@ -287,7 +285,7 @@ def test_fit_out_of_core_rejects_non_finite(max_epochs, tmp_path):
 def test_fit_out_of_core_validates(tmp_path):
     X = np.zeros((50, 4), dtype=np.float32)
     with pytest.raises(TypeError, match="DeepSVDDDetector"):
-        fit_out_of_core(make_default_pipeline(), X)
+        fit_out_of_core(Pipeline([("detector", DeepSVDDDetector())]), X)
     with pytest.raises(ValueError, match="chunk_rows"):
         fit_out_of_core(DeepSVDDDetector(), X, chunk_rows=0)
     with pytest.raises(ValueError, match="2-D .* or 3-D"):
@@ -372,10 +370,11 @@ def test_fit_out_of_core_warm_start(cube30, tmp_path):
     np.testing.assert_array_equal(streamed.score_samples(X), ref.score_samples(X))
 
 
-# --- Pipelines with a spatial step (DualWindowResidual), scored with a halo ----------------
+# --- Image-level detectors (ImageDetector), scored with a halo -----------------------------
 
-# DualWindowResidual sums each window in a fixed order, so a pixel's residual does not depend
-# on where its block starts: spatial pipelines are scored block-wise bit for bit.
+# DualWindowResidual sums each window in a fixed order (or takes an order statistic), so a
+# pixel's residual does not depend on where its block starts: image detectors are scored
+# block-wise bit for bit.
 
 
 @pytest.fixture(scope="module")
@@ -385,43 +384,37 @@ def scene40():
 
 
 @pytest.fixture(scope="module")
-def spatial_pipeline(scene40):
-    """The default pipeline with a 7/3 dual window (halo 3), fitted on the whole scene.
+def image_detector(scene40):
+    """The default detector with a 7/3 dual window (halo 3), fitted on the whole scene.
 
     The halo of the default 5/1 window would be 2; 3 makes the block-merging
     cases below (blocks of 1-2 rows) distinct from the halo-sized ones.
     """
-    pipe = make_default_pipeline(image_shape=scene40.shape[:2], random_state=0, max_epochs=1)
-    pipe.set_params(spatial__outer_window=7, spatial__inner_window=3)
-    return pipe.fit(cube_to_pixels(scene40))
-
-
-def _in_memory(estimator, cube, method="score_samples"):
-    """The reference: the whole cube as one image, on a copy of ``estimator``."""
-    est = set_image_shape(copy.deepcopy(estimator), cube.shape[:2])
-    return getattr(est, method)(cube_to_pixels(cube)).reshape(cube.shape[:2])
+    det = make_default_detector(random_state=0, max_epochs=1)
+    det.set_params(spatial__outer_window=7, spatial__inner_window=3)
+    return det.fit(scene40)
 
 
 @pytest.mark.parametrize(
     "chunks", [(2, 5), (1, 1), (3, 3), (7, 11), (10, 10), (20, 37), (40, 5), (39, 36), "auto"],
 )
-def test_score_cube_spatial_pipeline_equals_whole_image(chunks, scene40, spatial_pipeline):
+def test_score_cube_image_detector_equals_whole_image(chunks, scene40, image_detector):
     cube = scene40
-    scores = score_cube(spatial_pipeline, cube, chunks=chunks)
+    scores = score_cube(image_detector, cube, chunks=chunks)
     assert scores.shape == cube.shape[:2] and scores.dtype == np.float64
     # Blocks smaller than the halo (3) are merged with a neighbour.
     if scores.numblocks[0] > 1:
         assert min(scores.chunks[0]) >= 3
     if scores.numblocks[1] > 1:
         assert min(scores.chunks[1]) >= 3
-    np.testing.assert_array_equal(scores.compute(), _in_memory(spatial_pipeline, cube))
+    np.testing.assert_array_equal(scores.compute(), image_detector.score_samples(cube))
 
 
 @pytest.mark.parametrize("kind", ["dask", "dask-band-chunks", "memmap", "h5py", "zarr"])
-def test_score_cube_spatial_pipeline_sources(kind, scene40, spatial_pipeline, tmp_path):
+def test_score_cube_image_detector_sources(kind, scene40, image_detector, tmp_path):
     cube = scene40
-    scores = score_cube(spatial_pipeline, _as_source(kind, cube, tmp_path), chunks=(9, 8))
-    np.testing.assert_array_equal(scores.compute(), _in_memory(spatial_pipeline, cube))
+    scores = score_cube(image_detector, _as_source(kind, cube, tmp_path), chunks=(9, 8))
+    np.testing.assert_array_equal(scores.compute(), image_detector.score_samples(cube))
 
 
 @pytest.mark.parametrize("background", ["median", "mean"])
@@ -431,85 +424,38 @@ def test_score_cube_spatial_halo_is_exact_with_float64_detector(chunks, backgrou
     would show. (RX's own matrix products round differently for different numbers of rows,
     by an ulp, so RX scores are compared to 1e-12, as in test_score_cube_other_detectors.)"""
     cube = scene40.astype(np.float64)
-    pipe = Pipeline([
-        ("spatial", DualWindowResidual(image_shape=cube.shape[:2], background=background)),
-        ("rx", RXDetector()),
-    ]).fit(cube_to_pixels(cube))
-    scores = score_cube(pipe, cube, chunks=chunks).compute()
-    np.testing.assert_allclose(scores, _in_memory(pipe, cube), rtol=1e-12)
+    det = ImageDetector(spatial=DualWindowResidual(background=background),
+                        detector=RXDetector()).fit(cube)
+    scores = score_cube(det, cube, chunks=chunks).compute()
+    np.testing.assert_allclose(scores, det.score_samples(cube), rtol=1e-12)
 
 
-def test_predict_cube_spatial_pipeline_equals_predict(scene40, spatial_pipeline):
+def test_predict_cube_image_detector_equals_predict(scene40, image_detector):
     cube = scene40
-    labels = predict_cube(spatial_pipeline, cube, chunks=(7, 11)).compute()
-    expected = _in_memory(spatial_pipeline, cube, "predict")
+    labels = predict_cube(image_detector, cube, chunks=(7, 11)).compute()
+    expected = image_detector.predict(cube)
     assert labels.dtype == expected.dtype
     np.testing.assert_array_equal(labels, expected)
     assert set(np.unique(labels)) == {-1, 1}
 
 
-def test_score_cube_does_not_modify_the_estimator(scene40, spatial_pipeline):
-    cube = scene40
-    pipe = set_image_shape(copy.deepcopy(spatial_pipeline), (5, 8))  # another image's shape
-    scores = score_cube(pipe, cube, chunks=(10, 10)).compute()
-    predict_cube(pipe, cube, chunks=(10, 10)).compute()
-    assert pipe.named_steps["spatial"].image_shape == (5, 8)
-    np.testing.assert_array_equal(scores, _in_memory(spatial_pipeline, cube))
+def test_score_cube_image_detector_without_spatial_context(scene40):
+    det = ImageDetector(detector=RXDetector()).fit(scene40)
+    scores = score_cube(det, scene40, chunks=(9, 8))
+    np.testing.assert_allclose(scores.compute(), det.score_samples(scene40), rtol=1e-12)
 
 
-def test_score_cube_chained_and_nested_spatial_steps(scene40):
-    """Two chained dual windows (7/3 then 5/1) reach 3 + 2 pixels: the halo is their sum;
-    the second sits in a nested pipeline that is the final step."""
-    cube = scene40
-    X = cube_to_pixels(cube)
-    pipe = Pipeline([
-        ("s1", DualWindowResidual(image_shape=cube.shape[:2])),
-        ("model", Pipeline([
-            ("s2", DualWindowResidual(image_shape=cube.shape[:2], outer_window=5,
-                                      inner_window=1)),
-            ("detector", DeepSVDDDetector(max_epochs=0, random_state=0)),
-        ])),
-    ]).fit(X)
-    scores = score_cube(pipe, cube, chunks=(10, 10))
-    assert min(scores.chunks[0] + scores.chunks[1]) >= 5
-    np.testing.assert_array_equal(scores.compute(), _in_memory(pipe, cube))
-
-
-def test_score_cube_spatial_image_smaller_than_halo(scene40, spatial_pipeline):
+def test_score_cube_image_smaller_than_halo(scene40, image_detector):
     """An axis shorter than twice the halo becomes one block, mirrored as in memory: exact."""
     cube = np.ascontiguousarray(scene40[:5, :4])
-    scores = score_cube(spatial_pipeline, cube, chunks=(2, 2))
+    scores = score_cube(image_detector, cube, chunks=(2, 2))
     assert scores.numblocks == (1, 1)
-    np.testing.assert_array_equal(scores.compute(), _in_memory(spatial_pipeline, cube))
+    np.testing.assert_array_equal(scores.compute(), image_detector.score_samples(cube))
 
 
-def test_score_cube_spatial_pipeline_validates(scene40, spatial_pipeline):
+def test_score_cube_image_detector_validates(scene40, image_detector):
     cube = scene40
-    with pytest.raises(ValueError, match="160 bands but Pipeline was fitted on 180"):
-        score_cube(spatial_pipeline, cube[:, :, :160])
-    with pytest.raises(ValueError, match="160 bands but Pipeline was fitted on 180"):
-        predict_cube(spatial_pipeline, cube[:, :, :160])
-
-
-class _OtherSpatialStep(TransformerMixin, BaseEstimator):
-    """A spatial step score_cube does not know the reach of."""
-
-    def __init__(self, image_shape=None):
-        self.image_shape = image_shape
-
-    def fit(self, X, y=None):
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def transform(self, X):
-        return X
-
-
-def test_score_cube_rejects_unknown_spatial_steps(cube30):
-    cube, _ = cube30
-    pipe = Pipeline([
-        ("spatial", _OtherSpatialStep(image_shape=cube.shape[:2])),
-        ("rx", RXDetector()),
-    ]).fit(cube_to_pixels(cube))
-    with pytest.raises(ValueError, match="cannot split into blocks"):
-        score_cube(pipe, cube)
+    with pytest.raises(ValueError, match="160 bands but ImageDetector was fitted on 180"):
+        score_cube(image_detector, cube[:, :, :160])
+    with pytest.raises(ValueError, match="160 bands but ImageDetector was fitted on 180"):
+        predict_cube(image_detector, cube[:, :, :160])

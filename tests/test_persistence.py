@@ -27,7 +27,6 @@ from sksvdd import (
     DeepSVDDDetector,
     PerPixelUnitNorm,
     RXDetector,
-    make_default_pipeline,
 )
 from sksvdd._persistence._file import FORMAT_VERSION, load, save
 
@@ -50,8 +49,6 @@ def _estimators():
             ("unitnorm", PerPixelUnitNorm()),
             ("detector", DeepSVDDDetector(freeze_encoder=True, **FAST)),
         ]),
-        # The recommended pipeline, with its spatial step (the 612 blobs pixels as 36 x 17).
-        "recommended-pipeline": make_default_pipeline(image_shape=(36, 17), **FAST),
         "minmax-normalizer-rx": make_pipeline(MinMaxScaler(feature_range=(-1, 1)),
                                               Normalizer(), "passthrough", RXDetector()),
         "pca-float-whiten": make_pipeline(PCA(n_components=0.9, whiten=True), RXDetector()),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from sksvdd import DeepSVDDDetector, RXDetector, make_default_pipeline
+from sksvdd import DeepSVDDDetector, RXDetector, make_default_detector
 from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 from sksvdd.plotting import (
     AnomalyMaskDisplay,
@@ -39,8 +39,8 @@ def rx(scene):
 
 @pytest.fixture(scope="module")
 def deep_pipeline(scene):
-    pipe = make_default_pipeline(random_state=0, max_epochs=3, patience=None, sample_n=500)
-    return pipe.fit(cube_to_pixels(scene.cube))
+    det = make_default_detector(random_state=0, max_epochs=3, patience=None, sample_n=500)
+    return det.fit(scene.cube)
 
 
 # ScoreMapDisplay
@@ -247,8 +247,8 @@ def test_false_color_rgb_validation(cube, kwargs, match):
 # TrainingHistoryDisplay
 
 
-def test_training_history_from_pipeline(deep_pipeline):
-    history = deep_pipeline[-1].history_
+def test_training_history_from_image_detector(deep_pipeline):
+    history = deep_pipeline.detector_.history_
     disp = TrainingHistoryDisplay.from_estimator(deep_pipeline)
     assert len(disp.axes_) == 3
     for key in ("loss", "radius", "outside_frac"):
@@ -309,3 +309,11 @@ def test_savefig_png(kind, scene, rx, deep_pipeline, tmp_path):
     image = imread(path)
     assert image.shape[:2] == (150, 200)
     assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_displays_from_an_image_detector_score_the_cube(scene, deep_pipeline):
+    scores = ScoreMapDisplay.from_estimator(deep_pipeline, scene.cube).score_map
+    np.testing.assert_array_equal(scores, -deep_pipeline.score_samples(scene.cube))
+    masks = AnomalyMaskDisplay.from_estimator(deep_pipeline, scene.cube, mask=scene.mask)
+    np.testing.assert_array_equal(np.asarray(masks.predicted_mask).reshape(scene.mask.shape),
+                                  deep_pipeline.predict(scene.cube) == -1)

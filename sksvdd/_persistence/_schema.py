@@ -14,8 +14,9 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 
 from .._svdd._detector import DeepSVDDDetector
-from .._preprocessing import BandpassByWavelength, DualWindowResidual, PerPixelUnitNorm
+from .._preprocessing import BandpassByWavelength, PerPixelUnitNorm
 from .._rx import RXDetector
+from ..image import DualWindowResidual, ImageDetector
 
 _SCALAR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                   "uint64", "float16", "float32", "float64")
@@ -85,9 +86,9 @@ def _vec_shapes(*names):
 class _Spec:
     """One allowed class: its schema of fitted attributes and their expected shapes."""
 
-    def __init__(self, cls, attrs, shapes=None, optional=()):
+    def __init__(self, cls, attrs, shapes=None, optional=(), common=_COMMON):
         self.cls = cls
-        self.attrs = {**_COMMON, **attrs}
+        self.attrs = {**common, **attrs}
         self.optional = _OPTIONAL | set(optional)
         self.shapes = shapes or (lambda a, p: {})
 
@@ -111,7 +112,7 @@ _SPECS = {
         _vec_shapes("wavelengths_", "support_"),
     ),
     "sksvdd.PerPixelUnitNorm": _Spec(PerPixelUnitNorm, {}),
-    "sksvdd.DualWindowResidual": _Spec(DualWindowResidual, {}),
+    "sksvdd.DualWindowResidual": _Spec(DualWindowResidual, {"n_bands_in_": _is_int}, common={}),
     "sklearn.preprocessing.StandardScaler": _Spec(
         StandardScaler,
         {"mean_": _optional(_VEC), "var_": _optional(_VEC), "scale_": _optional(_VEC),
@@ -142,6 +143,11 @@ _SPECS = {
 }
 _NAME_OF = {spec.cls: name for name, spec in _SPECS.items()}
 _PIPELINE = "sklearn.pipeline.Pipeline"
+# Image detectors hold estimators (not arrays) as parameters and fitted attributes:
+# written and read like pipelines, by _tree.
+_IMAGE_DETECTOR = "sksvdd.ImageDetector"
+_IMAGE_DETECTOR_CLS = ImageDetector
+_SPATIAL_CLASSES = (DualWindowResidual,)
 
 
 def _describe(estimator, step=None):

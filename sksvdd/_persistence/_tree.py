@@ -15,8 +15,11 @@ from sklearn.pipeline import Pipeline
 from .._svdd._detector import DeepSVDDDetector
 from .._svdd._network import DeepSVDDModule
 from ._schema import (
+    _IMAGE_DETECTOR,
+    _IMAGE_DETECTOR_CLS,
     _NAME_OF,
     _PIPELINE,
+    _SPATIAL_CLASSES,
     _SCALAR_DTYPES,
     _SPECS,
     _construct,
@@ -42,9 +45,13 @@ class _Writer:
     def estimator(self, est, where):
         if type(est) is Pipeline:
             return self._pipeline(est, where)
+        if type(est) is _IMAGE_DETECTOR_CLS:
+            return self._image_detector(est, where)
         name = _NAME_OF.get(type(est))
         if name is None:
-            supported = ", ".join(sorted(n.rsplit(".", 1)[1] for n in [*_SPECS, _PIPELINE]))
+            supported = ", ".join(sorted(
+                n.rsplit(".", 1)[1] for n in [*_SPECS, _PIPELINE, _IMAGE_DETECTOR]
+            ))
             raise TypeError(
                 f"sksvdd.save cannot store {where}: {type(est).__module__}."
                 f"{type(est).__qualname__} is not supported (supported: {supported}). "
@@ -83,6 +90,26 @@ class _Writer:
             raise ValueError(f"sksvdd.save cannot store {where}: unexpected attributes "
                              f"{sorted(extra)}.")
         return {"class": _PIPELINE, "params": params, "steps": steps}
+
+    def _image_detector(self, det, where):
+        params = {}
+        for key, value in det.get_params(deep=False).items():
+            params[key] = value if value is None or isinstance(value, str) else (
+                self.estimator(value, f"{where}, parameter {key!r}"))
+        fitted = {}
+        if hasattr(det, "detector_"):
+            fitted = {
+                "spatial_": None if det.spatial_ is None
+                else self.estimator(det.spatial_, f"{where}, spatial_"),
+                "detector_": self.estimator(det.detector_, f"{where}, detector_"),
+                "n_bands_in_": int(det.n_bands_in_),
+                "n_images_in_": int(det.n_images_in_),
+            }
+        extra = set(vars(det)) - set(params) - set(fitted)
+        if extra:
+            raise ValueError(f"sksvdd.save cannot store {where}: unexpected attributes "
+                             f"{sorted(extra)}.")
+        return {"class": _IMAGE_DETECTOR, "params": params, "fitted": fitted}
 
     def _params(self, est, where, skip=()):
         params = {}
@@ -157,6 +184,8 @@ class _Reader:
         name = tree["class"]
         if name == _PIPELINE:
             return self._pipeline(tree, where)
+        if name == _IMAGE_DETECTOR:
+            return self._image_detector(tree, where)
         spec = _SPECS.get(name)
         if spec is None:
             raise _FormatError(
@@ -195,6 +224,44 @@ class _Reader:
             raise _FormatError(f"{where} (Pipeline) has no steps.")
         params = self._params(tree, Pipeline, where, skip=("steps",))
         return _construct(Pipeline, {"steps": steps, **params}, where)
+
+    def _image_detector(self, tree, where):
+        if set(tree) != {"class", "params", "fitted"} or not isinstance(tree["params"], dict):
+            raise _FormatError(f"{where} (ImageDetector) is malformed.")
+        params = {}
+        for key, value in tree["params"].items():
+            if key not in ("spatial", "detector"):
+                raise _FormatError(f"{where} (ImageDetector) has an unknown parameter {key!r}.")
+            params[key] = value if value is None or value == "passthrough" else (
+                self.estimator(value, f"{where}, parameter {key!r}"))
+        det = _construct(_IMAGE_DETECTOR_CLS, params, where)
+        fitted = tree["fitted"]
+        if not isinstance(fitted, dict):
+            raise _FormatError(f"{where} (ImageDetector) is malformed.")
+        if not fitted:
+            return det
+        if set(fitted) != {"spatial_", "detector_", "n_bands_in_", "n_images_in_"}:
+            raise _FormatError(f"{where} (ImageDetector) has the wrong fitted attributes.")
+        n_bands, n_images = fitted["n_bands_in_"], fitted["n_images_in_"]
+        if not (type(n_bands) is int and n_bands >= 1 and type(n_images) is int
+                and n_images >= 1):
+            raise _FormatError(f"{where} (ImageDetector): invalid n_bands_in_ / n_images_in_.")
+        spatial = None
+        if fitted["spatial_"] is not None:
+            spatial = self.estimator(fitted["spatial_"], f"{where}, spatial_")
+            if not isinstance(spatial, _SPATIAL_CLASSES) or getattr(
+                    spatial, "n_bands_in_", None) != n_bands:
+                raise _FormatError(f"{where} (ImageDetector): spatial_ is not a fitted "
+                                   f"spatial step for {n_bands} bands.")
+        detector = self.estimator(fitted["detector_"], f"{where}, detector_")
+        first = detector.steps[0][1] if isinstance(detector, Pipeline) else detector
+        if getattr(first, "n_features_in_", None) != n_bands or not hasattr(
+                detector[-1] if isinstance(detector, Pipeline) else detector, "offset_"):
+            raise _FormatError(f"{where} (ImageDetector): detector_ is not a fitted detector "
+                               f"for {n_bands} bands.")
+        det.spatial_, det.detector_ = spatial, detector
+        det.n_bands_in_, det.n_images_in_ = n_bands, n_images
+        return det
 
     def _params(self, tree, cls, where, skip=()):
         params = tree.get("params")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_path
-from .._pipeline import set_image_shape
+from .._utils import final_estimator, image_map
 
 # The heavy modules (torch through the detector, h5py, joblib, matplotlib) are
 # imported inside the commands, so that a usage error fails fast once the
@@ -56,8 +56,8 @@ class CommandError(Exception):
 
 
 def _cmd_demo(args):
-    """Fit the default pipeline and RX on the built-in scene; write model and map."""
-    from .. import RXDetector, make_default_pipeline
+    """Fit the default detector and RX on the built-in scene; write model and map."""
+    from .. import RXDetector, make_default_detector
     from ..datasets import cube_to_pixels, make_hyperspectral_scene
 
     out = Path(args.out)
@@ -74,50 +74,47 @@ def _cmd_demo(args):
     _say(args, f"Built-in scene: {rows} x {cols} pixels, {bands} bands, "
                f"{int(scene.mask.sum())} anomaly pixels (random_state={args.random_state}).")
 
-    pipe = make_default_pipeline(image_shape=(rows, cols), random_state=args.random_state)
+    model = make_default_detector(random_state=args.random_state)
     _say(args, "Fitting Deep SVDD...")
-    fit_time = _fit(pipe, X, progress=not args.quiet)
+    fit_time = _fit(model, scene.cube, progress=not args.quiet)
     tic = time.perf_counter()
     rx = RXDetector().fit(X)
     rx_time = time.perf_counter() - tic
-    _say(args, f"Fitted Deep SVDD in {fit_time:.1f} s ({_epochs(pipe)}), "
+    _say(args, f"Fitted Deep SVDD in {fit_time:.1f} s ({_epochs(model)}), "
                f"RXDetector in {rx_time:.2f} s.")
 
-    scores = -pipe.score_samples(X)
-    table = [("sksvdd", _report(scene.mask, scores, pipe.predict(X) == -1)),
+    scores, flagged = _score_image(model, scene.cube)
+    table = [("sksvdd", _report(scene.mask, scores, flagged)),
              ("RXDetector", _report(scene.mask, -rx.score_samples(X), rx.predict(X) == -1))]
     print()
     print(_format_table(table))
     print()
 
     model_path = out / "model.joblib"
-    _dump_model(pipe, model_path)
-    print(f"Wrote {model_path} (the fitted pipeline; load it with joblib.load)")
+    _dump_model(model, model_path)
+    print(f"Wrote {model_path} (the fitted ImageDetector; load it with joblib.load)")
     if with_png:
         png_path = out / "scores.png"
-        _save_heatmap(png_path, scores.reshape(rows, cols), scene.mask, "sksvdd")
+        _save_heatmap(png_path, scores, scene.mask, "sksvdd")
         print(f"Wrote {png_path} (anomaly score map)")
     else:
         print("Skipped scores.png: matplotlib is not installed (pip install 'sksvdd[plot]').")
 
 
 def _cmd_fit(args):
-    """Fit the default pipeline on a scene file and save it."""
-    from .. import make_default_pipeline
-    from ..datasets import cube_to_pixels
+    """Fit the default detector on a scene file and save it."""
+    from .. import make_default_detector
 
     params = _parse_params(args.param, args.parser)
     low, high = args.bandpass or (None, None)
     bandpass = low is not None or high is not None
     if low is not None and high is not None and low >= high:
         args.parser.error(f"--bandpass: MIN ({low:g}) must be below MAX ({high:g}).")
-    pipe = make_default_pipeline(
-        min_wavelength_nm=low, max_wavelength_nm=high,
-        # The real shape is set once the scene is loaded.
-        image_shape=None if args.no_spatial else (1, 1),
+    model = make_default_detector(
+        spatial=not args.no_spatial, min_wavelength_nm=low, max_wavelength_nm=high,
         random_state=args.random_state, **params,
     )
-    _validate_pipeline_params(pipe, args.parser)
+    _validate_model_params(model, args.parser)
     out = _check_output(args.out, "--out")
 
     scene = _load_scene(args.scene)
@@ -128,21 +125,18 @@ def _cmd_fit(args):
                 "store them (in nm) as a 'wavelengths' variable in the .mat/.npz file or "
                 "as 'wavelength' in the ENVI header, or fit without --bandpass."
             )
-        pipe.set_params(bandpass__wavelengths=scene.wavelengths)
-    set_image_shape(pipe, scene.cube.shape[:2])
-    X = cube_to_pixels(scene.cube)
-    _say(args, f"Fitting on {X.shape[0]} pixels x {X.shape[1]} bands of '{scene.name}'...")
-    fit_time = _fit(pipe, X, progress=not args.quiet and "verbose" not in params)
-    _dump_model(pipe, out)
-    n_flagged = int(np.sum(pipe.predict(X) == -1))
-    print(f"Fitted in {fit_time:.1f} s ({_epochs(pipe)}); the threshold flags {n_flagged} "
-          f"of {X.shape[0]} training pixels. Wrote {out}")
+        model.set_params(detector__bandpass__wavelengths=scene.wavelengths)
+    rows, cols, bands = scene.cube.shape
+    _say(args, f"Fitting on {rows * cols} pixels x {bands} bands of '{scene.name}'...")
+    fit_time = _fit(model, scene.cube, progress=not args.quiet and "verbose" not in params)
+    _dump_model(model, out)
+    n_flagged = int(np.sum(model.predict(scene.cube) == -1))
+    print(f"Fitted in {fit_time:.1f} s ({_epochs(model)}); the threshold flags {n_flagged} "
+          f"of {rows * cols} training pixels. Wrote {out}")
 
 
 def _cmd_score(args):
     """Write the anomaly score image (and optional PNGs) of a scene."""
-    from ..datasets import cube_to_pixels, pixels_to_image
-
     out = _check_output(args.out, "--out")
     png = args.png and _check_output(args.png, "--png")
     mask_out = args.mask_out and _check_output(args.mask_out, "--mask-out")
@@ -151,11 +145,9 @@ def _cmd_score(args):
 
     model = _load_model(args.model)
     scene = _load_scene(args.scene)
-    X = cube_to_pixels(scene.cube)
-    _check_bands(model, X, args.scene)
+    _check_bands(model, scene.cube, args.scene)
     shape = scene.cube.shape[:2]
-    set_image_shape(model, shape)
-    scores = pixels_to_image(-model.score_samples(X), shape)
+    scores, predicted = _score_image(model, scene.cube)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.save(f, scores)
     print(f"Wrote {out}: anomaly scores, shape {shape}, higher = more anomalous "
@@ -164,7 +156,6 @@ def _cmd_score(args):
         _save_heatmap(png, scores, scene.mask, _model_name(model))
         print(f"Wrote {png} (anomaly score map)")
     if mask_out:
-        predicted = pixels_to_image(model.predict(X) == -1, shape)
         _save_mask(mask_out, predicted)
         print(f"Wrote {mask_out}: predicted anomalies in white "
               f"({int(predicted.sum())} of {predicted.size} pixels)")
@@ -172,8 +163,6 @@ def _cmd_score(args):
 
 def _cmd_evaluate(args):
     """Print detection metrics of a model on a scene with ground truth."""
-    from ..datasets import cube_to_pixels
-
     scene = _load_scene(args.scene)
     if scene.mask is None:
         raise CommandError(
@@ -181,10 +170,8 @@ def _cmd_evaluate(args):
             "(a 'map', 'mask' or 'gt' variable; for ENVI a '<name>_mask.npy' file)."
         )
     model = _load_model(args.model)
-    X = cube_to_pixels(scene.cube)
-    _check_bands(model, X, args.scene)
-    set_image_shape(model, scene.cube.shape[:2])
-    report = _report(scene.mask, -model.score_samples(X), model.predict(X) == -1)
+    _check_bands(model, scene.cube, args.scene)
+    report = _report(scene.mask, *_score_image(model, scene.cube))
     rows, cols = scene.mask.shape
     print(f"Scene '{scene.name}': {rows} x {cols} pixels, {int(scene.mask.sum())} anomaly "
           "pixels; predictions at the model's fitted threshold.")
@@ -255,13 +242,17 @@ def _parse_value(text):
     return text
 
 
-def _validate_pipeline_params(pipe, parser):
+def _validate_model_params(model, parser):
     """Report an invalid --param or --bandpass value as a usage error, before any work."""
     from sklearn.utils._param_validation import InvalidParameterError
 
-    for _, step in pipe.steps:
+    estimators = [model] + [
+        value for value in model.get_params(deep=True).values()
+        if hasattr(value, "_validate_params")
+    ]
+    for estimator in estimators:
         try:
-            step._validate_params()
+            estimator._validate_params()
         except InvalidParameterError as exc:
             parser.error(_one_line(exc))
 
@@ -271,8 +262,8 @@ def _validate_pipeline_params(pipe, parser):
 # --------------------------------------------------------------------------- #
 
 
-def _fit(pipe, X, *, progress):
-    """Fit ``pipe`` on ``X`` and return the seconds taken.
+def _fit(model, X, *, progress):
+    """Fit ``model`` (an ImageDetector) on the image ``X`` and return the seconds taken.
 
     With ``progress``, the detector prints its per-epoch table and, on a
     terminal where tqdm is installed, a skorch progress bar per epoch; both go
@@ -283,7 +274,7 @@ def _fit(pipe, X, *, progress):
     here an interrupt is re-raised after ``fit`` returns, so that no truncated
     model is saved and the exit status says what happened.
     """
-    detector = pipe[-1]
+    detector = final_estimator(model.detector)
     overrides = {}
     if progress:
         overrides["verbose"] = 1
@@ -297,13 +288,15 @@ def _fit(pipe, X, *, progress):
     interrupted = []
     try:
         with _interrupt_watch(interrupted), contextlib.redirect_stdout(sys.stderr):
-            pipe.fit(X)
+            model.fit(X)
     except Exception as exc:
         if interrupted:  # e.g. the interrupt surfaced inside a library as another error
             raise KeyboardInterrupt from exc
         raise
     finally:
         detector.set_params(**saved)
+        if hasattr(model, "detector_"):  # the fitted clone carries the overrides too
+            final_estimator(model.detector_).set_params(**saved)
     if interrupted:
         raise KeyboardInterrupt
     return time.perf_counter() - tic
@@ -327,15 +320,15 @@ def _interrupt_watch(interrupted):
         signal.signal(signal.SIGINT, previous)
 
 
-def _epochs(pipe):
-    n_iter = getattr(pipe[-1], "n_iter_", None)
+def _epochs(model):
+    n_iter = getattr(final_estimator(model.detector_), "n_iter_", None)
     return "no epochs" if n_iter is None else f"{n_iter} epoch{'s' * (n_iter != 1)}"
 
 
 def _report(mask, scores, decisions):
     from ..metrics import detection_report
 
-    return detection_report(np.ravel(mask), scores, decisions=decisions)
+    return detection_report(np.ravel(mask), np.ravel(scores), decisions=np.ravel(decisions))
 
 
 def _format_table(rows):
@@ -386,18 +379,27 @@ def _load_model(path):
     return model
 
 
-def _check_bands(model, X, scene_path):
-    expected = getattr(model, "n_features_in_", None)
-    if expected is not None and expected != X.shape[1]:
+def _check_bands(model, cube, scene_path):
+    expected = getattr(model, "n_bands_in_", getattr(model, "n_features_in_", None))
+    if expected is not None and expected != cube.shape[2]:
         raise CommandError(
             f"the model was fitted on {expected} bands but '{scene_path}' has "
-            f"{X.shape[1]}; score scenes from the same sensor and band set."
+            f"{cube.shape[2]}; score scenes from the same sensor and band set."
         )
 
 
+def _score_image(model, cube):
+    """``(anomaly scores, predicted anomalies)`` of a cube, as ``(rows, cols)`` images.
+
+    An image-level model (with a ``halo``, such as ImageDetector) takes the
+    cube; a pixel-level one (a detector or pipeline saved by other code)
+    takes its pixels.
+    """
+    return -image_map(model, cube, "score_samples"), image_map(model, cube, "predict") == -1
+
+
 def _model_name(model):
-    final = model[-1] if hasattr(model, "steps") else model
-    return type(final).__name__
+    return type(final_estimator(model)).__name__
 
 
 def _check_output(path, option):

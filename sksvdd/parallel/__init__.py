@@ -7,9 +7,9 @@ scheduling, on threads, processes or a ``distributed`` cluster.
   cube block by block and return a lazy :class:`dask.array.Array`; the cube
   can be a NumPy array, a ``np.memmap``, an ``h5py.Dataset``, a zarr array or
   a Dask array. Memory is bounded by the block size, not by the cube.
-  Pipelines with a spatial step (:class:`~sksvdd.DualWindowResidual`, as in
-  ``make_default_pipeline(image_shape=...)``) are supported: each block is
-  read with a halo of neighbouring pixels.
+  Image-level detectors (:class:`~sksvdd.ImageDetector`, as made by
+  :func:`~sksvdd.make_default_detector`) are supported: each block is read
+  with a halo of neighbouring pixels (Dask's ``overlap``).
 - :func:`fit_out_of_core` fits a :class:`~sksvdd.DeepSVDDDetector` on pixels
   read from such an array in batches, and gives the same model as ``fit`` on
   the same pixels loaded in memory.
@@ -38,12 +38,11 @@ __all__ = ["fit_out_of_core", "predict_cube", "score_cube"]
 def score_cube(estimator, cube, *, chunks="auto"):
     """Score every pixel of a hyperspectral cube, block by block, lazily.
 
-    The cube is cut into spatial blocks that hold all the bands; each block
-    is reshaped to pixels ``(block_rows * block_cols, bands)`` and passed to
-    ``estimator.score_samples``. A pipeline with spatial steps
-    (:class:`~sksvdd.DualWindowResidual`) is handled as one image: each
-    block is read with a halo of neighbouring pixels (see Notes), so the
-    result does not depend on the blocks. Nothing is read or computed until the
+    The cube is cut into spatial blocks that hold all the bands. A
+    pixel-level estimator gets each block's pixels ``(block_rows *
+    block_cols, bands)``; an image-level one (:class:`~sksvdd.ImageDetector`)
+    gets each block as an image read with a halo of neighbouring pixels (see
+    Notes), so the result does not depend on the blocks. Nothing is read or computed until the
     result is computed (``.compute()``, ``da.store``, ``.to_zarr()``), on
     whatever Dask scheduler is active: threads by default, or a
     ``distributed.Client``.
@@ -51,13 +50,12 @@ def score_cube(estimator, cube, *, chunks="auto"):
     Parameters
     ----------
     estimator : fitted estimator with ``score_samples``
-        A fitted sksvdd detector or pipeline, :class:`~sksvdd.RXDetector`,
-        :class:`~sklearn.ensemble.IsolationForest`, ... It must be safe to
+        A fitted :class:`~sksvdd.ImageDetector` (image level: it has a
+        ``halo``), or a pixel-level detector or pipeline
+        (:class:`~sksvdd.DeepSVDDDetector`, :class:`~sksvdd.RXDetector`,
+        :class:`~sklearn.ensemble.IsolationForest`, ...). It must be safe to
         call from several threads at once (all of these are) and, on a
-        ``distributed`` cluster, picklable. Its
-        :class:`~sksvdd.DualWindowResidual` steps, at any depth of nested
-        pipelines, may have any ``image_shape``: each block uses its own
-        (on copies of those steps; ``estimator`` is not modified).
+        ``distributed`` cluster, picklable.
     cube : array-like of shape (rows, cols, bands)
         A NumPy array, ``np.memmap``, ``h5py.Dataset``, zarr array or
         :class:`dask.array.Array`. A memmap is re-mapped for each block, so
@@ -73,22 +71,21 @@ def score_cube(estimator, cube, *, chunks="auto"):
         aligned with an HDF5 or zarr array's own chunks). The band axis is
         always one block: a Dask array chunked along bands has its band
         blocks merged, and with ``"auto"`` is also cut anew spatially if the
-        merged blocks would exceed ``array.chunk-size``. With spatial steps,
-        blocks smaller than the halo are merged with a neighbour, and an
-        axis shorter than twice the halo is one block.
+        merged blocks would exceed ``array.chunk-size``. With a halo, Dask
+        merges blocks smaller than the halo with a neighbour, and an axis
+        shorter than twice the halo is one block.
 
     Returns
     -------
     scores : dask.array.Array of shape (rows, cols), dtype float64
         ``estimator.score_samples`` of each pixel, lazily: higher = more
         normal, as everywhere in scikit-learn; the anomaly map is
-        ``-scores``. Computed, it equals
-        ``estimator.score_samples(cube.reshape(-1, bands)).reshape(rows, cols)``
-        for any estimator whose scores do not depend on the other pixels
-        passed with them (exactly, for sksvdd's detectors). With spatial
-        steps it equals, bit for bit, the whole cube scored in memory,
-        ``set_image_shape(estimator, (rows, cols))`` then the same call (see
-        Notes).
+        ``-scores``. Computed, it equals, bit for bit for sksvdd's
+        estimators, the whole cube scored in memory:
+        ``estimator.score_samples(cube)`` for an image-level estimator,
+        ``estimator.score_samples(cube.reshape(-1, bands)).reshape(rows,
+        cols)`` for a pixel-level one (for any estimator whose scores do not
+        depend on the other pixels passed with them).
 
     Raises
     ------
@@ -97,11 +94,9 @@ def score_cube(estimator, cube, *, chunks="auto"):
     NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        If ``cube`` is not 3-D, its band count differs from
-        ``estimator.n_features_in_``, ``chunks`` is malformed, or the
-        estimator has a spatial step other than a
-        :class:`~sksvdd.DualWindowResidual` in (nested) pipelines (a
-        parameter ``image_shape`` that is set, whose reach is unknown).
+        If ``cube`` is not 3-D, its band count differs from the
+        estimator's (``n_bands_in_`` or ``n_features_in_``), or ``chunks``
+        is malformed.
 
     See Also
     --------
@@ -116,20 +111,18 @@ def score_cube(estimator, cube, *, chunks="auto"):
     it is computed in memory; store it with ``da.store`` or ``.to_zarr()``
     to keep even that out of memory.
 
-    Spatial steps. A :class:`~sksvdd.DualWindowResidual` with
-    ``outer_window=w`` makes a pixel's output depend on the pixels up to
-    ``w // 2`` away; chained spatial steps add up their reaches. Each block
-    is therefore read with a halo of that many pixels on every side (Dask's
+    Image-level estimators. An :class:`~sksvdd.ImageDetector` declares its
+    ``halo``: how many pixels away an output pixel's neighbourhood reaches
+    (``outer_window // 2`` for a :class:`~sksvdd.DualWindowResidual`). Each
+    block is read with a halo of that many pixels on every side (Dask's
     ``overlap``; at the image borders the halo mirrors the image, ``d c b a
-    | a b c d``, which is scipy's ``mode="reflect"`` used by the step), the
-    pipeline's steps up to the last spatial one transform the padded block
-    as one image, the halo is trimmed, and the remaining steps (the
-    detector) score only the block's own pixels. A pixel thus sees exactly
-    the neighbourhood it has in the whole image, and since the step takes
-    an order statistic (median) or sums each window in a fixed order (mean,
-    not running sums), the results are bit-identical to the whole image's. The halo costs about
-    ``2 * halo * (1 / block_rows + 1 / block_cols)`` extra reading and
-    preprocessing, not extra detector work.
+    | a b c d``, which is scipy's ``mode="reflect"`` used by the step),
+    scored as one image, and trimmed back to its own pixels. A pixel thus
+    sees exactly the neighbourhood it has in the whole image, and since the
+    spatial step takes an order statistic (median) or sums each window in a
+    fixed order (mean, not running sums), the results are bit-identical to
+    the whole image's. The halo costs about ``2 * halo * (1 / block_rows + 1
+    / block_cols)`` extra work.
 
     Examples
     --------
@@ -154,8 +147,8 @@ def predict_cube(estimator, cube, *, chunks="auto"):
 
     The labels of ``estimator.predict``, so the threshold is the one fitted
     once on training scores (``offset_``), never recomputed per block or per
-    image. Parameters, validation, memory and spatial steps (pipelines with
-    :class:`~sksvdd.DualWindowResidual`) as in :func:`score_cube`.
+    image. Parameters, validation, memory and image-level estimators as in
+    :func:`score_cube`.
 
     Parameters
     ----------
@@ -180,10 +173,8 @@ def predict_cube(estimator, cube, *, chunks="auto"):
     NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        If ``cube`` is not 3-D, its band count differs from
-        ``estimator.n_features_in_``, ``chunks`` is malformed, or the
-        estimator has a spatial step other than
-        :class:`~sksvdd.DualWindowResidual`.
+        If ``cube`` is not 3-D, its band count differs from the
+        estimator's, or ``chunks`` is malformed.
 
     See Also
     --------

@@ -1,24 +1,20 @@
 """Block machinery of :mod:`sksvdd.parallel`: lazy scoring of a cube, block by block.
 
 :func:`_map_pixels` is the engine of ``score_cube`` and ``predict_cube``: it
-cuts a cube into spatial blocks holding all the bands, reads each block with
-a halo when the estimator has spatial steps (:class:`~sksvdd.DualWindowResidual`)
-and maps the estimator over the blocks' pixels. The stand-ins
+cuts a cube into spatial blocks holding all the bands and maps a pixel-level
+estimator over each block's pixels, or an image-level one (with a ``halo``,
+such as :class:`~sksvdd.ImageDetector`) over blocks read with that halo. The stand-ins
 :class:`_MemmapFile` and :class:`_H5Dataset` let Dask read memmaps and HDF5
 datasets one block at a time, and travel to ``distributed`` workers as file
 names.
 """
 
-import copy
 import mmap
 import os
 from numbers import Integral
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
-
-from .._preprocessing import DualWindowResidual
 
 try:
     import dask
@@ -31,7 +27,17 @@ import h5py
 
 
 def _map_pixels(estimator, cube, method, dtype, chunks):
-    """Lazy ``(rows, cols)`` map of ``getattr(estimator, method)`` over a cube's pixels."""
+    """Lazy ``(rows, cols)`` map of ``getattr(estimator, method)`` over a cube's pixels.
+
+    A pixel-level estimator (matrices of pixels in, one value per pixel
+    out) is mapped over each block's pixels. An image-level estimator (one
+    with a ``halo``, such as :class:`~sksvdd.ImageDetector`) is mapped over
+    blocks read with ``halo`` pixels of their neighbours on each side
+    (:func:`dask.array.overlap.overlap`, mirrored at the image borders as
+    scipy's ``mode="reflect"``), and each result is trimmed back to its
+    block: every output pixel then sees the same neighbourhood as in the
+    whole image.
+    """
     _require_dask()
     check_is_fitted(estimator)
     if not hasattr(estimator, method):
@@ -43,103 +49,45 @@ def _map_pixels(estimator, cube, method, dtype, chunks):
             f"cube must be a 3-D array of shape (rows, cols, bands); got shape {cube.shape}. "
             "For a (n_pixels, n_bands) matrix call the estimator directly."
         )
-    n_features = getattr(estimator, "n_features_in_", None)
-    if n_features is not None and cube.shape[2] != n_features:
+    image_level = hasattr(estimator, "halo")
+    n_bands = getattr(estimator, "n_bands_in_" if image_level else "n_features_in_", None)
+    if n_bands is not None and cube.shape[2] != n_bands:
         raise ValueError(
             f"cube has {cube.shape[2]} bands but {type(estimator).__name__} was fitted on "
-            f"{n_features} features (bands)."
+            f"{n_bands} bands."
         )
-    n_head, halo = _spatial_head(estimator)
     blocks = _as_dask_cube(cube, chunks)
     # One graph key holds the estimator, so a cluster ships it once per worker, not per block.
     fitted = dask.delayed(estimator, pure=False)
-    if n_head == 0:
+    meta = np.empty((0, 0), dtype=dtype)
+    if not image_level:
         return blocks.map_blocks(
             _apply_to_block, fitted, method=method, out_dtype=dtype, dtype=dtype,
-            drop_axis=2, meta=np.empty((0, 0), dtype=dtype),
+            drop_axis=2, meta=meta,
         )
-    # Spatial steps: each block is read with a halo of `halo` pixels from its
-    # neighbours (mirrored at the image borders, as scipy's mode="reflect"),
-    # transformed as one image, and trimmed back to its own pixels.
-    depth = []
+    halo = int(estimator.halo)
+    depth = {}
     for axis in (0, 1):
         if blocks.numblocks[axis] > 1 and blocks.shape[axis] < 2 * halo:
             blocks = blocks.rechunk({axis: -1})
-        elif blocks.numblocks[axis] > 1:
-            blocks = blocks.rechunk({axis: _overlap.ensure_minimum_chunksize(
-                halo, blocks.chunks[axis])})
         # An axis in one block needs no halo: the block's own border is the image's.
-        depth.append(halo if blocks.numblocks[axis] > 1 else 0)
+        depth[axis] = halo if blocks.numblocks[axis] > 1 else 0
+    if not any(depth.values()):
+        return blocks.map_blocks(
+            _apply_to_image, fitted, method=method, out_dtype=dtype, depth=(0, 0),
+            dtype=dtype, drop_axis=2, meta=meta,
+        )
     padded = _overlap.overlap(
-        blocks, depth={0: depth[0], 1: depth[1], 2: 0},
-        boundary={0: "reflect", 1: "reflect", 2: "none"}, allow_rechunk=False,
+        blocks, depth={**depth, 2: 0}, boundary={0: "reflect", 1: "reflect", 2: "none"},
+        allow_rechunk=True,
+    )
+    out_chunks = tuple(
+        tuple(size - 2 * depth[axis] for size in padded.chunks[axis]) for axis in (0, 1)
     )
     return padded.map_blocks(
-        _apply_to_padded_block, fitted, method=method, out_dtype=dtype, n_head=n_head,
-        depth=tuple(depth), dtype=dtype, drop_axis=2, chunks=blocks.chunks[:2],
-        meta=np.empty((0, 0), dtype=dtype),
+        _apply_to_image, fitted, method=method, out_dtype=dtype,
+        depth=(depth[0], depth[1]), dtype=dtype, drop_axis=2, chunks=out_chunks, meta=meta,
     )
-
-
-def _spatial_head(estimator):
-    """``(n_head, halo)``: the pipeline steps up to the last spatial one, and their halo.
-
-    ``n_head`` is 0 when ``estimator`` has no :class:`~sksvdd.DualWindowResidual`
-    (then blocks are scored independently). ``halo`` is the number of
-    neighbouring pixels, on each side, that the output of those steps
-    depends on: the sum of ``outer_window // 2`` over the spatial steps,
-    since chained steps widen each other's reach.
-    """
-    found = _dual_windows(estimator, "")
-    handled = {path + "image_shape" for path, _ in found}
-    params = estimator.get_params() if hasattr(estimator, "get_params") else {}
-    unknown = [
-        key for key, value in params.items()
-        if key.split("__")[-1] == "image_shape" and value is not None and key not in handled
-    ]
-    if unknown:
-        raise ValueError(
-            f"{type(estimator).__name__} has a spatial step ({unknown[0]} is set) that "
-            "score_cube cannot split into blocks: only DualWindowResidual steps of "
-            "(nested) pipelines are supported. Score the cube in memory instead."
-        )
-    if not found:
-        return 0, 0
-    top = {path.split("__")[0] for path, _ in found}
-    n_head = 1 + max(i for i, (name, _) in enumerate(estimator.steps) if name in top)
-    halo = sum(step.outer_window // 2 for _, step in found)
-    return n_head, halo
-
-
-def _dual_windows(estimator, prefix):
-    """``[(param_prefix, step)]`` for every DualWindowResidual, as set_image_shape finds them."""
-    if isinstance(estimator, DualWindowResidual):
-        return [(prefix, estimator)]
-    if isinstance(estimator, Pipeline):
-        return [
-            found
-            for name, step in estimator.steps
-            for found in _dual_windows(step, f"{prefix}{name}__")
-        ]
-    return []
-
-
-def _with_image_shape(estimator, image_shape):
-    """``estimator`` with every DualWindowResidual set to ``image_shape``, on shallow copies.
-
-    The same steps as :func:`sksvdd._pipeline.set_image_shape`, but the
-    user's objects are left alone (blocks run in several threads at once):
-    pipelines and spatial steps are copied, the fitted detectors shared.
-    """
-    if isinstance(estimator, DualWindowResidual):
-        step = copy.copy(estimator)
-        step.image_shape = tuple(image_shape)
-        return step
-    if isinstance(estimator, Pipeline):
-        pipe = copy.copy(estimator)
-        pipe.steps = [(name, _with_image_shape(s, image_shape)) for name, s in estimator.steps]
-        return pipe
-    return estimator
 
 
 def _apply_to_block(block, estimator, method, out_dtype):
@@ -151,30 +99,14 @@ def _apply_to_block(block, estimator, method, out_dtype):
     return np.asarray(out, dtype=out_dtype).reshape(rows, cols)
 
 
-def _apply_to_padded_block(block, estimator, method, out_dtype, n_head, depth):
-    """``estimator.<method>`` on the pixels of a block read with a halo, halo trimmed.
-
-    The first ``n_head`` steps (those with spatial context) transform the
-    padded block as one image; their output is trimmed by ``depth`` pixels
-    on each side, and the remaining steps only see the block's own pixels.
-    When the last step itself holds a spatial step (a nested pipeline), the
-    whole estimator runs on the padded block and its output is trimmed.
-    """
-    rows, cols, bands = block.shape
+def _apply_to_image(block, estimator, method, out_dtype, depth):
+    """An image-level ``estimator.<method>`` on a block read with a halo, halo trimmed."""
+    rows, cols, _ = block.shape
     dr, dc = depth
-    inner = (rows - 2 * dr, cols - 2 * dc)
-    if inner[0] * inner[1] == 0:
-        return np.empty(inner, dtype=out_dtype)
-    pixels = np.asarray(block).reshape(rows * cols, bands)
-    if n_head == len(estimator.steps):
-        out = getattr(_with_image_shape(estimator, (rows, cols)), method)(pixels)
-        out = np.asarray(out, dtype=out_dtype).reshape(rows, cols)
-        return np.ascontiguousarray(out[dr:rows - dr, dc:cols - dc])
-    Xt = _with_image_shape(estimator[:n_head], (rows, cols)).transform(pixels)
-    Xt = np.asarray(Xt).reshape(rows, cols, -1)[dr:rows - dr, dc:cols - dc]
-    Xt = np.ascontiguousarray(Xt).reshape(inner[0] * inner[1], -1)
-    out = getattr(estimator[n_head:], method)(Xt)
-    return np.asarray(out, dtype=out_dtype).reshape(inner)
+    if (rows - 2 * dr) * (cols - 2 * dc) <= 0:
+        return np.empty((max(rows - 2 * dr, 0), max(cols - 2 * dc, 0)), dtype=out_dtype)
+    out = np.asarray(getattr(estimator, method)(np.asarray(block)), dtype=out_dtype)
+    return np.ascontiguousarray(out[dr : rows - dr, dc : cols - dc])
 
 
 def _as_dask_cube(cube, chunks):

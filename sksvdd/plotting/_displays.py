@@ -8,12 +8,12 @@ from ._utils import (
     _axes_and_figure,
     _check_percentiles,
     _history_columns,
-    _last_step,
     _pyplot,
     _rgb_bands,
     _stretch_bands,
 )
-from ..datasets import cube_to_pixels, pixels_to_image
+from .._utils import final_estimator, image_map
+from ..datasets import pixels_to_image
 
 _OVERLAY_COLORS = {
     "tp": ((0.0, 0.8, 0.0), "detected anomaly (TP)"),
@@ -167,7 +167,9 @@ class ScoreMapDisplay:
         Parameters
         ----------
         estimator : fitted outlier detector or Pipeline
-            Anything with ``score_samples`` (higher = more normal).
+            Anything with ``score_samples`` (higher = more normal): an
+            image-level detector such as :class:`~sksvdd.ImageDetector`, which
+            scores the cube, or a pixel-level one, which scores its pixels.
         cube : array-like of shape (rows, cols, bands)
             The scene.
         mask : ndarray of bool of shape (rows, cols), default=None
@@ -201,8 +203,8 @@ class ScoreMapDisplay:
         >>> plt.close("all")
         """
         cube = np.asarray(cube)
-        scores = -np.asarray(estimator.score_samples(cube_to_pixels(cube)), dtype=np.float64)
-        name = type(_last_step(estimator)).__name__ if name is None else name
+        scores = -image_map(estimator, cube, "score_samples").astype(np.float64).ravel()
+        name = type(final_estimator(estimator)).__name__ if name is None else name
         display = cls(pixels_to_image(scores, cube.shape[:2]), mask=mask, name=name)
         return display.plot(ax=ax, **kwargs)
 
@@ -429,10 +431,10 @@ class AnomalyMaskDisplay:
         >>> plt.close("all")
         """
         cube = np.asarray(cube)
-        predicted = np.asarray(estimator.predict(cube_to_pixels(cube))) == -1
+        predicted = (image_map(estimator, cube, "predict") == -1).ravel()
         return cls.from_predictions(
             cube, predicted, wavelengths=wavelengths, mask=mask,
-            name=type(_last_step(estimator)).__name__ if name is None else name, ax=ax, **kwargs,
+            name=type(final_estimator(estimator)).__name__ if name is None else name, ax=ax, **kwargs,
         )
 
     @classmethod
@@ -627,7 +629,7 @@ class TrainingHistoryDisplay:
         """
         from sklearn.utils.validation import check_is_fitted
 
-        detector = _last_step(estimator)
+        detector = final_estimator(estimator)
         check_is_fitted(detector)
         if not hasattr(detector, "history_"):
             raise ValueError(

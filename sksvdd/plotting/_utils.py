@@ -88,11 +88,6 @@ def _axes_and_figure(ax):
     return ax, ax.figure
 
 
-def _last_step(estimator):
-    """The estimator itself, or the last step of a Pipeline."""
-    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-
-
 def _check_percentiles(percentiles, name):
     """Return ``(lo, hi)`` floats with 0 <= lo < hi <= 100, or raise ValueError."""
     try:

@@ -1,0 +1,57 @@
+"""Small helpers shared across the package, one per job."""
+
+import torch
+
+
+def resolve_device(device):
+    """Turn a ``device`` parameter into a torch device string, or raise ValueError.
+
+    ``"auto"`` picks CUDA when it is available; CUDA requested where there
+    is none is an error.
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
+        ) from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'auto'.")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "use device='cpu' or device='auto'."
+        )
+    return device
+
+
+def final_estimator(estimator):
+    """The estimator that scores: the last step of a pipeline, inside an image detector.
+
+    An image-level detector (with ``detector`` / ``detector_``) is unwrapped to
+    its (fitted, where available) pixel detector, and a pipeline to its last
+    step, recursively.
+    """
+    if hasattr(estimator, "halo") and hasattr(estimator, "detector"):
+        return final_estimator(getattr(estimator, "detector_", estimator.detector))
+    if hasattr(estimator, "steps"):
+        return final_estimator(estimator.steps[-1][1])
+    return estimator
+
+
+def image_map(estimator, cube, method):
+    """``estimator.<method>`` of every pixel of a ``(rows, cols, bands)`` cube, as an image.
+
+    An image-level estimator (one with a ``halo``, such as ImageDetector)
+    takes the cube itself; a pixel-level one takes its pixels in row-major
+    order.
+    """
+    import numpy as np
+
+    cube = np.asarray(cube)
+    if hasattr(estimator, "halo"):
+        return np.asarray(getattr(estimator, method)(cube))
+    values = getattr(estimator, method)(cube.reshape(-1, cube.shape[-1]))
+    return np.asarray(values).reshape(cube.shape[:2])

@@ -1,0 +1,300 @@
+"""The image layer: DualWindowResidual on images, and ImageDetector on whole images."""
+
+import joblib
+import numpy as np
+import pytest
+from scipy import ndimage
+from sklearn.base import clone
+from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+
+from sksvdd import (
+    BandpassByWavelength,
+    DeepSVDDDetector,
+    DualWindowResidual,
+    ImageDetector,
+    PerPixelUnitNorm,
+    RXDetector,
+    load,
+    make_default_detector,
+    save,
+)
+from sksvdd.datasets import make_hyperspectral_scene
+
+FAST = {"max_epochs": 2, "sample_n": 500}
+
+
+def _ring_loop(cube, outer, inner, background):
+    """The dual-window background by explicit loops over a reflected image."""
+    r = outer // 2
+    padded = np.pad(cube, ((r, r), (r, r), (0, 0)), mode="symmetric")
+    out = np.empty_like(cube)
+    keep = np.ones((outer, outer), dtype=bool)
+    g = (outer - inner) // 2
+    keep[g : g + inner, g : g + inner] = False
+    for i in range(cube.shape[0]):
+        for j in range(cube.shape[1]):
+            ring = padded[i : i + outer, j : j + outer][keep]  # (n_ring, bands)
+            if background == "mean":
+                out[i, j] = ring.mean(axis=0)
+            else:  # the upper of the two middle values of the even-sized ring
+                out[i, j] = np.sort(ring, axis=0)[len(ring) // 2]
+    return out
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return make_hyperspectral_scene(n_rows=30, n_cols=26, random_state=0)
+
+
+# --- DualWindowResidual -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("background", ["median", "mean"])
+@pytest.mark.parametrize("outer, inner", [(3, 1), (7, 3), (5, 3), (5, 1)])
+def test_dual_window_residual_matches_loop(outer, inner, background):
+    cube = np.random.RandomState(0).normal(size=(9, 11, 4))
+    out = DualWindowResidual(outer_window=outer, inner_window=inner,
+                             background=background).fit_transform(cube)
+    expected = cube - _ring_loop(cube, outer, inner, background)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("background", ["median", "mean"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dual_window_torch_path_matches_numpy(background, dtype):
+    cube = np.random.RandomState(1).normal(size=(13, 9, 5)).astype(dtype)
+    numpy_out = DualWindowResidual(background=background).fit_transform(cube)
+    torch_out = DualWindowResidual(background=background, device="cpu").fit_transform(cube)
+    assert torch_out.dtype == dtype
+    if background == "median":  # an order statistic: the same numbers
+        np.testing.assert_array_equal(torch_out, numpy_out)
+    else:  # sums in another order: float64 rounding, then the input's dtype
+        np.testing.assert_allclose(torch_out, numpy_out, rtol=1e-6 if dtype == np.float32
+                                   else 1e-12, atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (2, 2), (3, 5)])
+def test_dual_window_torch_path_reflects_tiny_images_as_scipy(shape):
+    cube = np.random.RandomState(2).normal(size=(*shape, 3))
+    expected = DualWindowResidual().fit_transform(cube)
+    np.testing.assert_array_equal(DualWindowResidual(device="cpu").fit_transform(cube), expected)
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3, -1])
+def test_dual_window_median_threads_give_the_same_result(n_jobs):
+    cube = np.random.RandomState(0).normal(size=(12, 10, 7)).astype(np.float32)
+    one = DualWindowResidual().fit_transform(cube)
+    many = DualWindowResidual(n_jobs=n_jobs).fit_transform(cube)
+    np.testing.assert_array_equal(many, one)
+
+
+def test_dual_window_median_background_ignores_a_neighbouring_target():
+    # A two-pixel target: each pixel is in the other's ring. The mean lets the
+    # neighbour leak into the background, the median does not.
+    cube = np.ones((9, 9, 2))
+    cube[4, 4] += 6.0
+    cube[4, 5] += 6.0
+    median = DualWindowResidual().fit_transform(cube)
+    mean = DualWindowResidual(background="mean").fit_transform(cube)
+    np.testing.assert_allclose(median[4, 4], [6.0, 6.0])
+    np.testing.assert_allclose(mean[4, 4], [6.0 - 6.0 / 24] * 2)
+
+
+def test_dual_window_residual_removes_smooth_background_and_keeps_target():
+    rows, cols = np.mgrid[0:20, 0:20]
+    background = np.stack([1.0 + 0.01 * rows, 2.0 + 0.02 * cols], axis=2)  # linear ramps
+    cube = background.copy()
+    cube[10, 10] += 5.0
+    out = DualWindowResidual().fit_transform(cube.astype(np.float32))
+    assert out.dtype == np.float32
+    res = np.abs(out)
+    assert res[10, 10].min() > 4.5
+    far = np.ones((20, 20), dtype=bool)
+    far[5:16, 5:16] = False  # pixels whose window does not reach the target
+    far[:3], far[-3:], far[:, :3], far[:, -3:] = False, False, False, False  # reflected borders
+    assert res[far].max() < 1e-5
+
+
+def test_dual_window_takes_a_batch_and_a_list_of_images():
+    rng = np.random.RandomState(3)
+    batch = rng.normal(size=(3, 8, 9, 4))
+    step = DualWindowResidual().fit(batch)
+    out = step.transform(batch)
+    assert out.shape == batch.shape
+    for image, result in zip(batch, out):
+        np.testing.assert_array_equal(result, step.transform(image))
+    images = [rng.normal(size=(6, 7, 4)), rng.normal(size=(10, 5, 4))]
+    listed = step.transform(images)
+    assert isinstance(listed, list) and [r.shape for r in listed] == [(6, 7, 4), (10, 5, 4)]
+    np.testing.assert_array_equal(listed[1], step.transform(images[1]))
+
+
+def test_dual_window_output_depends_only_on_the_halo():
+    # Changing pixels more than `halo` away leaves a pixel's residual unchanged.
+    cube = np.random.RandomState(4).normal(size=(15, 15, 3))
+    step = DualWindowResidual(outer_window=7, inner_window=3).fit(cube)
+    changed = cube.copy()
+    changed[:, 12:] += 100.0  # columns >= 12: more than halo=3 from column 8
+    np.testing.assert_array_equal(step.transform(changed)[:, :9], step.transform(cube)[:, :9])
+
+
+@pytest.mark.parametrize(
+    "params, X, match",
+    [
+        ({"outer_window": 4}, np.ones((5, 5, 3)), "must be odd"),
+        ({"outer_window": 3, "inner_window": 3}, np.ones((5, 5, 3)), "must be smaller"),
+        ({"background": "max"}, np.ones((5, 5, 3)), "'background' parameter"),
+        ({"outer_window": 2001}, np.ones((5, 5, 3)), "'outer_window' parameter"),
+        ({}, np.ones((25, 3)), r"image of shape \(rows, cols, bands\).*pixels_to_image"),
+        ({}, np.ones((0, 5, 3)), "at least one row"),
+        ({}, [], "empty list"),
+        ({}, [np.ones((4, 4, 3)), np.ones((4, 4, 2))], r"X\[1\] has 2 bands, expected 3"),
+        ({"device": "tpu"}, np.ones((5, 5, 3)), "device='tpu'"),
+    ],
+)
+def test_dual_window_residual_bad_input(params, X, match):
+    with pytest.raises(ValueError, match=match):
+        DualWindowResidual(**params).fit(X)
+
+
+def test_image_input_with_nan_says_how_many_pixels_and_bands():
+    cube = np.ones((6, 6, 4))
+    cube[1, 2, 0] = np.nan
+    cube[3, 3, 0] = np.inf
+    cube[3, 3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinity in 2 pixel\(s\) across 2 band"):
+        DualWindowResidual().fit(cube)
+
+
+def test_dual_window_transform_checks_bands():
+    step = DualWindowResidual().fit(np.ones((5, 5, 3)))
+    with pytest.raises(ValueError, match="has 4 bands, expected 3"):
+        step.transform(np.ones((5, 5, 4)))
+
+
+# --- ImageDetector ---------------------------------------------------------------------
+
+
+def test_default_detector_scores_equal_the_pixel_detector_on_the_residual(scene):
+    # The refactor must not change the default detector's scores: they are Deep SVDD's
+    # (random_state=0) on the 5/1 ring-median residual, computed here independently
+    # with scipy.
+    cube = scene.cube
+    det = make_default_detector(random_state=0, **FAST).fit(cube)
+    footprint = np.ones((5, 5, 1), dtype=bool)
+    footprint[2, 2] = False
+    residual = cube.astype(np.float64) - ndimage.median_filter(
+        cube, footprint=footprint, mode="reflect")
+    pixels = residual.astype(cube.dtype).reshape(-1, cube.shape[2])
+    pixel_det = DeepSVDDDetector(random_state=0, **FAST).fit(pixels)
+    np.testing.assert_array_equal(
+        det.score_samples(cube), pixel_det.score_samples(pixels).reshape(cube.shape[:2]))
+    np.testing.assert_array_equal(
+        det.predict(cube), pixel_det.predict(pixels).reshape(cube.shape[:2]))
+    assert det.detector_.offset_ == pixel_det.offset_
+
+
+def test_image_detector_maps_and_threshold(scene):
+    cube = scene.cube
+    det = ImageDetector(spatial=DualWindowResidual(), detector=RXDetector(contamination=0.02))
+    assert det.fit(cube) is det
+    scores = det.score_samples(cube)
+    decision = det.decision_function(cube)
+    labels = det.predict(cube)
+    assert scores.shape == decision.shape == labels.shape == cube.shape[:2]
+    np.testing.assert_allclose(decision, scores - det.detector_.offset_)
+    assert set(np.unique(labels)) == {-1, 1} and labels.dtype.kind == "i"
+    np.testing.assert_array_equal(labels == -1, decision < 0)
+    np.testing.assert_array_equal(det.fit_predict(cube), labels)
+    # The threshold is fitted once: an image of normal pixels only is not forced
+    # to 2% outliers.
+    flat = np.broadcast_to(np.median(cube, axis=(0, 1)), cube.shape).copy()
+    assert (det.predict(flat) == -1).mean() < 0.02
+
+
+def test_image_detector_fits_several_images_of_different_sizes():
+    a = make_hyperspectral_scene(n_rows=20, n_cols=24, random_state=1).cube
+    b = make_hyperspectral_scene(n_rows=16, n_cols=30, random_state=2).cube
+    det = ImageDetector(spatial=DualWindowResidual(), detector=RXDetector()).fit([a, b])
+    assert det.n_images_in_ == 2 and det.n_bands_in_ == a.shape[2]
+    # The pixel detector saw the residual pixels of both images, in order.
+    residual = DualWindowResidual().fit([a])
+    pixels = np.concatenate([residual.transform(x).reshape(-1, a.shape[2]) for x in (a, b)])
+    reference = RXDetector().fit(pixels)
+    np.testing.assert_allclose(det.detector_.location_, reference.location_)
+    maps = det.score_samples([a, b])
+    assert [m.shape for m in maps] == [a.shape[:2], b.shape[:2]]
+    np.testing.assert_array_equal(maps[1], det.score_samples(b))
+
+
+def test_image_detector_batch_equals_images_one_by_one():
+    batch = np.stack([make_hyperspectral_scene(n_rows=12, n_cols=14, random_state=s).cube
+                      for s in range(3)])
+    det = ImageDetector(spatial=DualWindowResidual(), detector=RXDetector()).fit(batch)
+    scores = det.score_samples(batch)
+    assert scores.shape == (3, 12, 14)
+    for image, expected in zip(batch, scores):
+        np.testing.assert_array_equal(det.score_samples(image), expected)
+
+
+def test_image_detector_without_spatial_is_the_pixel_detector(scene):
+    pixels = scene.cube.reshape(-1, scene.cube.shape[2])
+    for spatial in (None, "passthrough"):
+        det = ImageDetector(spatial=spatial, detector=RXDetector()).fit(scene.cube)
+        assert det.spatial_ is None and det.halo == 0
+        np.testing.assert_array_equal(
+            det.score_samples(scene.cube).ravel(), RXDetector().fit(pixels).score_samples(pixels))
+
+
+def test_image_detector_takes_pipelines_and_sklearn_detectors(scene):
+    bands = scene.cube.shape[2]
+    det = ImageDetector(detector=make_pipeline(
+        BandpassByWavelength(wavelengths=scene.wavelengths, max_wavelength_nm=1000.0),
+        IsolationForest(random_state=0),
+    )).fit(scene.cube)
+    assert det.score_samples(scene.cube).shape == scene.cube.shape[:2]
+    assert det.n_bands_in_ == bands
+
+
+def test_image_detector_params_clone_and_not_fitted():
+    det = make_default_detector(random_state=0, nu=0.05)
+    params = det.get_params()
+    assert params["detector__nu"] == 0.05 and params["spatial__outer_window"] == 5
+    det.set_params(spatial__outer_window=7, detector__lr=1e-4)
+    copy = clone(det)
+    assert copy.spatial.outer_window == 7 and copy.detector.lr == 1e-4
+    assert copy.halo == 3
+    with pytest.raises(NotFittedError):
+        copy.score_samples(np.ones((4, 4, 3)))
+
+
+def test_image_detector_checks_images(scene):
+    det = ImageDetector(detector=RXDetector()).fit(scene.cube)
+    with pytest.raises(ValueError, match=r"has 5 bands, expected"):
+        det.score_samples(scene.cube[:, :, :5])
+    with pytest.raises(ValueError, match="pixels_to_image"):
+        det.score_samples(scene.cube.reshape(-1, scene.cube.shape[2]))
+    with pytest.raises(ValueError, match="'detector' parameter"):
+        ImageDetector(detector="rx").fit(scene.cube)
+    with pytest.raises(ValueError, match="does not declare its halo"):
+        ImageDetector(spatial=PerPixelUnitNorm()).fit(scene.cube)
+
+
+def test_image_detector_round_trips_through_save_load_and_joblib(scene, tmp_path):
+    det = make_default_detector(random_state=0, **FAST).fit(scene.cube)
+    expected = det.score_samples(scene.cube)
+    save(det, tmp_path / "model.sksvdd")
+    loaded = load(tmp_path / "model.sksvdd")
+    assert isinstance(loaded, ImageDetector)
+    np.testing.assert_array_equal(loaded.score_samples(scene.cube), expected)
+    np.testing.assert_array_equal(loaded.predict(scene.cube), det.predict(scene.cube))
+    joblib.dump(det, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(
+        joblib.load(tmp_path / "model.joblib").score_samples(scene.cube), expected)
+    # Unfitted detectors round-trip too.
+    unfitted = load(save(make_default_detector(nu=0.2), tmp_path / "u.sksvdd") or
+                    tmp_path / "u.sksvdd")
+    assert unfitted.get_params()["detector__nu"] == 0.2
+    assert not hasattr(unfitted, "detector_")
