@@ -1,6 +1,9 @@
-"""Small helpers shared across the package, one per job."""
+"""Small helpers shared across the package, one per job.
 
-import torch
+Light to import: torch is imported only by the helper that needs it.
+"""
+
+import numpy as np
 
 
 def resolve_device(device):
@@ -9,6 +12,8 @@ def resolve_device(device):
     ``"auto"`` picks CUDA when it is available; CUDA requested where there
     is none is an error.
     """
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -48,10 +53,38 @@ def image_map(estimator, cube, method):
     takes the cube itself; a pixel-level one takes its pixels in row-major
     order.
     """
-    import numpy as np
-
     cube = np.asarray(cube)
     if hasattr(estimator, "halo"):
         return np.asarray(getattr(estimator, method)(cube))
     values = getattr(estimator, method)(cube.reshape(-1, cube.shape[-1]))
     return np.asarray(values).reshape(cube.shape[:2])
+
+
+def check_mask(mask, *, shape=None, name="mask"):
+    """Return ``mask`` as a boolean array, or raise ValueError saying what is wrong.
+
+    Accepts booleans and 0/1 numbers (1 = anomaly, or 1 = selected); values
+    that look like ``predict`` labels (+1 / -1) get a hint. ``shape``, when
+    given, is the exact shape the mask must have (e.g. an image's
+    ``(rows, cols)``).
+    """
+    mask = np.asarray(mask)
+    if shape is not None and mask.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}; got shape {mask.shape}.")
+    if mask.dtype == bool:
+        return mask
+    if mask.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be bool or 0/1 (1 = anomaly); got dtype {mask.dtype}.")
+    unique = np.unique(mask)
+    if not np.isin(unique, (0, 1)).all():
+        hint = ""
+        if np.isin(unique, (-1, 1)).all():
+            hint = (
+                " These look like predict() labels (+1 inlier, -1 outlier); convert "
+                f"them with {name} = predict(X) == -1."
+            )
+        raise ValueError(
+            f"{name} must be bool or 0/1 with 1 = anomaly; got values "
+            f"{unique[:10].tolist()}.{hint}"
+        )
+    return mask.astype(bool)

@@ -19,6 +19,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from ._utils import check_mask
+
 # Metrics computed from the continuous scores (threshold-free rankings).
 _RANKING_METRICS = {
     "roc_auc": roc_auc_score,
@@ -97,10 +99,10 @@ def detection_report(y_true, scores, *, decisions=None):
     {'roc_auc': 0.875, 'average_precision': 0.833,
      'iou': 0.667, 'precision': 0.667, 'recall': 1.0, 'f1': 0.8}
     """
-    y_true = _check_labels(y_true, "y_true")
+    y_true = check_mask(y_true, name="y_true")
     scores = _check_same_shape(np.asarray(scores), y_true, "scores")
     if decisions is not None:
-        decisions = _check_same_shape(_check_labels(decisions, "decisions"), y_true, "decisions")
+        decisions = _check_same_shape(check_mask(decisions, name="decisions"), y_true, "decisions")
     y_true = y_true.ravel()
     scores = _check_scores(scores.ravel(), "scores")
     n_anomalies = int(y_true.sum())
@@ -232,7 +234,7 @@ class _AnomalyScorer:
                 f"anomaly_scorer({self.name!r}) needs y, the anomaly labels "
                 "(1 = anomaly, 0 = normal); pass y to fit / cross_validate."
             )
-        y = _check_labels(y, "y").ravel()
+        y = check_mask(y, name="y").ravel()
         if self.name in _RANKING_METRICS:
             scores = -np.asarray(estimator.score_samples(X), dtype=np.float64)
             return detection_report(y, scores)[self.name]
@@ -406,30 +408,6 @@ def format_table(report, *, digits=3):
         "-" * (w + 1) + ":" if a == "-:" else "-" * (w + 2) for a, w in zip(aligns, widths)
     ) + "|"
     return "\n".join([line(header), rule] + [line(cells) for cells in body])
-
-
-def _check_labels(values, name):
-    """Return ``values`` as a bool array, or raise if it is not 0/1 or bool."""
-    values = np.asarray(values)
-    if values.dtype == bool:
-        return values
-    if values.dtype.kind not in "iuf":
-        raise ValueError(
-            f"{name} must be bool or 0/1 (1 = anomaly); got dtype {values.dtype}."
-        )
-    unique = np.unique(values)
-    if not np.isin(unique, (0, 1)).all():
-        hint = ""
-        if np.isin(unique, (-1, 1)).all():
-            hint = (
-                " These look like predict() labels (+1 inlier, -1 outlier); convert "
-                f"them with {name} = predict(X) == -1."
-            )
-        raise ValueError(
-            f"{name} must be bool or 0/1 with 1 = anomaly; got values "
-            f"{unique[:10].tolist()}.{hint}"
-        )
-    return values.astype(bool)
 
 
 def _check_same_shape(values, y_true, name):

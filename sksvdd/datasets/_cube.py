@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._utils import check_mask
+
 
 def cube_to_pixels(cube, mask=None):
     """Flatten a ``(rows, cols, bands)`` cube into a ``(n_pixels, bands)`` matrix.
@@ -14,7 +16,7 @@ def cube_to_pixels(cube, mask=None):
     ----------
     cube : array-like of shape (rows, cols, bands)
         The hyperspectral cube.
-    mask : array-like of bool of shape (rows, cols), default=None
+    mask : array-like of bool or 0/1 of shape (rows, cols), default=None
         If given, keep only the pixels where ``mask`` is True (still in row-major
         order), e.g. to fit on background pixels only.
 
@@ -27,7 +29,7 @@ def cube_to_pixels(cube, mask=None):
     Raises
     ------
     ValueError
-        If ``cube`` is not 3-D or ``mask`` is not a boolean ``(rows, cols)`` array.
+        If ``cube`` is not 3-D or ``mask`` is not a boolean (or 0/1) ``(rows, cols)`` array.
 
     See Also
     --------
@@ -55,7 +57,7 @@ def cube_to_pixels(cube, mask=None):
         )
     if mask is None:
         return cube.reshape(-1, cube.shape[2])
-    mask = _check_mask(mask, cube.shape[:2])
+    mask = check_mask(mask, shape=cube.shape[:2])
     return cube[mask]
 
 
@@ -69,7 +71,7 @@ def pixels_to_image(values, shape, *, mask=None, fill_value=np.nan):
         row-major order of :func:`cube_to_pixels`.
     shape : tuple of int (rows, cols)
         The spatial shape of the image, e.g. ``cube.shape[:2]``.
-    mask : array-like of bool of shape (rows, cols), default=None
+    mask : array-like of bool or 0/1 of shape (rows, cols), default=None
         If given, ``values`` holds only the pixels where ``mask`` is True (as
         returned by ``cube_to_pixels(cube, mask)``); they are scattered back to
         their positions and every other pixel gets ``fill_value``.
@@ -123,7 +125,7 @@ def pixels_to_image(values, shape, *, mask=None, fill_value=np.nan):
                 f"{n_pixels} pixels; pass mask=... if values covers only some pixels."
             )
         return values.reshape(shape + values.shape[1:])
-    mask = _check_mask(mask, shape)
+    mask = check_mask(mask, shape=shape)
     n_selected = int(mask.sum())
     if values.shape[0] != n_selected:
         raise ValueError(
@@ -147,19 +149,3 @@ def _check_shape(shape):
             f"{shape!r}. For a cube, pass cube.shape[:2]."
         )
     return shape
-
-
-def _check_mask(mask, shape):
-    """Return ``mask`` as a boolean array of spatial shape ``shape``, or raise."""
-    mask = np.asarray(mask)
-    if mask.shape != tuple(shape):
-        raise ValueError(
-            f"mask must have the spatial shape (rows, cols) = {tuple(shape)}; got "
-            f"shape {mask.shape}."
-        )
-    if mask.dtype != bool:
-        raise ValueError(
-            f"mask must be a boolean array; got dtype {mask.dtype}. Use mask != 0 "
-            "to turn a 0/1 map into one."
-        )
-    return mask

@@ -4,7 +4,6 @@ import numpy as np
 
 from ._utils import (
     _as_image,
-    _as_mask,
     _axes_and_figure,
     _check_percentiles,
     _history_columns,
@@ -12,7 +11,7 @@ from ._utils import (
     _rgb_bands,
     _stretch_bands,
 )
-from .._utils import final_estimator, image_map
+from .._utils import check_mask, final_estimator, image_map
 from ..datasets import pixels_to_image
 
 _OVERLAY_COLORS = {
@@ -129,7 +128,7 @@ class ScoreMapDisplay:
             )
         if not np.isfinite(score_map).any():
             raise ValueError("score_map has no finite value to plot.")
-        mask = None if self.mask is None else _as_mask(self.mask, score_map.shape, "mask")
+        mask = None if self.mask is None else check_mask(self.mask, shape=score_map.shape, name="mask")
         if clip_percentiles is None:
             vmin, vmax = np.nanmin(score_map), np.nanmax(score_map)
             scale_label = "Anomaly score"
@@ -356,11 +355,11 @@ class AnomalyMaskDisplay:
             )
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}.")
-        predicted = _as_mask(self.predicted_mask, rgb.shape[:2], "predicted_mask")
+        predicted = check_mask(self.predicted_mask, shape=rgb.shape[:2], name="predicted_mask")
         if self.true_mask is None:
             categories = {"predicted": predicted}
         else:
-            truth = _as_mask(self.true_mask, rgb.shape[:2], "true_mask")
+            truth = check_mask(self.true_mask, shape=rgb.shape[:2], name="true_mask")
             categories = {"tp": predicted & truth, "fp": predicted & ~truth,
                           "fn": ~predicted & truth}
         overlay = np.zeros(rgb.shape[:2] + (4,))

@@ -101,21 +101,6 @@ def _check_percentiles(percentiles, name):
     return lo, hi
 
 
-def _as_mask(mask, shape, name):
-    """Return a bool (rows, cols) mask from bool or 0/1 values, or raise ValueError."""
-    mask = np.asarray(mask)
-    if mask.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}; got {mask.shape}.")
-    if mask.dtype != bool:
-        if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
-            raise ValueError(
-                f"{name} must be bool or 0/1 with 1 = anomaly; for predict() output "
-                "use predict(X) == -1."
-            )
-        mask = mask.astype(bool)
-    return mask
-
-
 def _as_image(values, shape, name):
     """Return ``values`` as a (rows, cols) image: 2-D as is, flat reshaped to ``shape``."""
     values = np.asarray(values)
