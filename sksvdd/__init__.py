@@ -27,6 +27,8 @@ score_cube / predict_cube for cubes larger than memory, fit_out_of_core;
 extra ``[dask]``).
 """
 
+# First, before the slow imports: quiet Ctrl-C while the sksvdd command starts.
+from . import _startup  # noqa: F401 - imported for its effect, see its docstring
 from ._detector import DeepSVDDDetector
 from ._persistence import load, save
 from ._pipeline import make_default_pipeline
