@@ -33,6 +33,8 @@ score_cube / predict_cube for cubes larger than memory, fit_out_of_core;
 extra ``[dask]``).
 """
 
+# First, before the slow imports: quiet Ctrl-C while the sksvdd command starts.
+from . import _startup  # noqa: F401 - imported for its effect, see its docstring
 from ._defaults import make_default_detector
 from ._persistence import load, save
 from ._preprocessing import BandpassByWavelength, PerPixelUnitNorm

@@ -1,9 +1,18 @@
 """Atomic file output: write beside the target, then rename onto it."""
 
 import os
+import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
+
+# Temporary files are named ".sksvdd-tmp-<pid>-<8 hex digits><suffix>": short,
+# so that any valid target name leaves a valid temporary name (file names are
+# limited to 255 bytes), and recognisable with the writer's pid, so that the
+# leftovers of a killed writer can be found and removed.
+_TMP_PREFIX = ".sksvdd-tmp-"
+_TMP_NAME = re.compile(re.escape(_TMP_PREFIX) + r"(\d+)-[0-9a-f]{8}(\.[^/]*)?\Z")
+_MAX_SUFFIX = 16  # longer suffixes are dropped from the temporary name
 
 
 @contextmanager
@@ -18,11 +27,19 @@ def atomic_path(path):
     the temporary file is removed and ``path`` is left as it was: readers see
     either the old file or the complete new one, never a partial write.
 
-    The temporary name keeps the target's suffix (``.scores.tmp-1a2b3c4d.npy``
-    for ``scores.npy``) because writers such as :func:`numpy.save`,
-    :func:`joblib.dump` and matplotlib's ``savefig`` choose the format, or
-    append an extension, from it. The file is not created in advance, so it
-    gets the usual permissions of a new file.
+    The temporary name is short and recognisable,
+    ``.sksvdd-tmp-<pid>-<8 hex digits><suffix>``, so that it stays within the
+    file system's limit on names whatever the target's length. It keeps the
+    target's suffix (``.sksvdd-tmp-4242-1a2b3c4d.npy`` for ``scores.npy``)
+    because writers such as :func:`numpy.save`, :func:`joblib.dump` and
+    matplotlib's ``savefig`` choose the format, or append an extension, from
+    it. The file is not created in advance, so it gets the usual permissions
+    of a new file.
+
+    A process killed outright (SIGKILL, power loss) cannot remove its
+    temporary file. Each call therefore first removes, from the target's
+    directory, the temporary files whose writer process no longer exists
+    (not on Windows, where the check is not available).
 
     Parameters
     ----------
@@ -51,7 +68,8 @@ def atomic_path(path):
     done ['result.txt']
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{secrets.token_hex(4)}{path.suffix}")
+    remove_stale_temporaries(path.parent)
+    tmp = _temporary_name(path)
     try:
         yield tmp
         _fsync(tmp)
@@ -73,3 +91,68 @@ def _fsync(path):
         pass
     finally:
         os.close(fd)
+
+
+def check_writable(path):
+    """Raise OSError unless a file can be written atomically to ``path``.
+
+    Creates and removes a temporary file beside ``path``, named as
+    :func:`atomic_path` names it, then checks that the final name is within
+    the file system's limit, so that a run fails before its work rather than
+    at the end of it.
+    """
+    path = Path(path)
+    tmp = _temporary_name(path)
+    with open(tmp, "xb"):
+        pass
+    try:
+        limit = os.pathconf(tmp.parent, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # not on Windows
+        limit = 255
+    finally:
+        tmp.unlink(missing_ok=True)
+    if len(os.fsencode(path.name)) > limit:
+        raise OSError(f"the file name is longer than the file system's limit of {limit} bytes")
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files left in ``folder`` by writers that no longer run.
+
+    Returns the removed paths. Files of running processes, and files that do
+    not match the temporary name, are left alone.
+    """
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process there
+        return []
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TMP_NAME.match(name)
+        if match is None or _process_exists(int(match.group(1))):
+            continue
+        stale = Path(folder) / name
+        try:
+            stale.unlink()
+        except OSError:  # removed by another process meanwhile, or not ours to remove
+            continue
+        removed.append(stale)
+    return removed
+
+
+def _temporary_name(path):
+    suffix = path.suffix if len(path.suffix) <= _MAX_SUFFIX else ""
+    return path.with_name(f"{_TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def _process_exists(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):  # another user's, or odd: keep
+        return True
+    return True

@@ -254,16 +254,18 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
             stays float32; other dtypes become float64).
         """
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], copy=True)
+        exponent = _scale_rows_to_unit_peak(X)
         if self.center:
             X -= X.mean(axis=1, keepdims=True)
-        with np.errstate(over="ignore"):  # overflowing rows are rescaled below
-            norms = np.linalg.norm(X, axis=1, keepdims=True)
-        huge = ~np.isfinite(norms[:, 0])
-        if huge.any():
-            # The squared norm overflows: scale those rows by their peak first.
-            X[huge] /= np.abs(X[huge]).max(axis=1, keepdims=True)
-            norms[huge] = np.linalg.norm(X[huge], axis=1, keepdims=True)
-        X /= np.maximum(norms, X.dtype.type(self.eps))
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        # The floor applies to the unscaled norm: eps / 2**exponent in scaled units,
+        # computed in float64 (it may underflow to 0 for huge rows, where a zero
+        # norm means a flat spectrum and the row is all zeros anyway).
+        # For subnormal rows it may overflow to inf: x / inf = 0, as x / eps ~ 0.
+        with np.errstate(over="ignore"):
+            floor = np.ldexp(float(self.eps), -exponent.astype(np.int64))
+        denominator = np.maximum(norms, floor).astype(X.dtype)
+        np.divide(X, denominator, out=X, where=denominator > 0)
         return X
 
     def __sklearn_tags__(self):
@@ -271,3 +273,18 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
         tags.requires_fit = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _scale_rows_to_unit_peak(X):
+    """Scale each row of ``X`` in place by a power of two so that its peak is in [0.5, 1).
+
+    Returns the exponents ``e`` (shape ``(n_rows, 1)``) with ``X_in = X_out * 2**e``.
+    Near the top of the floating range a row's sum (for its mean) and squared
+    norm overflow, and near the bottom they underflow; on the scaled row neither
+    can. A power of two is exact, so rows that need no rescue give the very
+    same result as the unscaled formula, and the scaling cancels out of
+    ``x / ||x||``. All-zero rows keep exponent 0.
+    """
+    _, exponent = np.frexp(np.abs(X).max(axis=1, keepdims=True))
+    np.copyto(X, np.ldexp(X, -exponent))
+    return exponent

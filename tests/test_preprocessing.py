@@ -1,5 +1,9 @@
 """BandpassByWavelength and PerPixelUnitNorm: behaviour against independent computations."""
 
+import math
+import warnings
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +163,50 @@ def test_bandpass_without_wavelengths_or_bounds_keeps_every_band():
     assert bp.wavelengths_ is None
     assert bp.get_support().all()
     np.testing.assert_array_equal(bp.transform(X), X)
+
+
+def _exact_unit_norm(row, center):
+    """``(x - mean) / ||x - mean||`` in exact rational arithmetic, rounded once at the end."""
+    values = [Fraction(float(v)) for v in row]
+    if center:
+        mean = sum(values) / len(values)
+        values = [v - mean for v in values]
+    squared_norm = sum(v * v for v in values)
+    # c / sqrt(S) = sign(c) * sqrt(c**2 / S): the ratio is at most 1, so it fits a float
+    # (c itself may not: a centred 1e308 row can exceed the float range).
+    return [math.sqrt(v * v / squared_norm) * (-1.0 if v < 0 else 1.0) for v in values]
+
+
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize(
+    "row, dtype",
+    [
+        ([1e308, -1e308, 1e308, 1e308], np.float64),  # the reported case: sum overflows
+        ([1.7e308, 1.6e308, -1.5e308, 3.0], np.float64),
+        ([1e300, 3e300, -2e300, 5e299], np.float64),  # squared norm overflows
+        ([3e-170, 1e-170, -4e-170, 0.0], np.float64),  # squares underflow to 0
+        ([3.0e38, -3.0e38, 2.5e38, 1.0], np.float32),
+        ([1.0, 2.0, 4.0, 8.0], np.float64),
+    ],
+)
+def test_unit_norm_extreme_magnitudes_match_exact_arithmetic(row, dtype, center):
+    X = np.array([row, [1.0, 2.0, 3.0, 5.0]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow / invalid-value warning either
+        # eps below every norm here, so that the formula has no floor to apply.
+        Xt = PerPixelUnitNorm(center=center, eps=1e-320).fit_transform(X)
+    assert Xt.dtype == dtype
+    assert np.all(np.isfinite(Xt))
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    for got, original in zip(Xt, X, strict=True):
+        np.testing.assert_allclose(got, _exact_unit_norm(original, center), rtol=rtol,
+                                   atol=rtol)
+        np.testing.assert_allclose(np.linalg.norm(got.astype(np.float64)), 1.0, rtol=rtol)
+
+
+def test_unit_norm_flat_huge_spectrum_maps_to_zero_not_nan():
+    X = np.array([[1.7e308] * 4, [-1e-320] * 4])  # flat: nothing left after centring
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Xt = PerPixelUnitNorm().fit_transform(X)
+    np.testing.assert_array_equal(Xt, np.zeros_like(X))

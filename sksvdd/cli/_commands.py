@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_path, check_writable
 from .._utils import final_estimator, image_map
 
 # The heavy modules (torch through the detector, h5py, joblib, matplotlib) are
@@ -48,6 +48,32 @@ _HEATMAP_DPI = 100
 
 class CommandError(Exception):
     """A failure reported as one line on stderr with exit status 1."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that it takes the same clean-up path (exit 143)."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Raise :class:`Terminated` in the main thread on SIGTERM while the block runs.
+
+    Python's default SIGTERM action kills the process at once, leaving
+    temporary output files behind; raised as an exception, SIGTERM unwinds
+    through :func:`~sksvdd._atomic.atomic_path`, which removes them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def on_sigterm(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------- #
@@ -291,33 +317,41 @@ def _fit(model, X, *, progress):
             model.fit(X)
     except Exception as exc:
         if interrupted:  # e.g. the interrupt surfaced inside a library as another error
-            raise KeyboardInterrupt from exc
+            raise (Terminated if signal.SIGTERM in interrupted else KeyboardInterrupt) from exc
         raise
     finally:
         detector.set_params(**saved)
         if hasattr(model, "detector_"):  # the fitted clone carries the overrides too
             final_estimator(model.detector_).set_params(**saved)
     if interrupted:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in interrupted else KeyboardInterrupt
     return time.perf_counter() - tic
 
 
 @contextlib.contextmanager
 def _interrupt_watch(interrupted):
-    """Record SIGINTs in the list ``interrupted``; they still raise KeyboardInterrupt."""
+    """Record SIGINTs and SIGTERMs in the list ``interrupted``; they still raise.
+
+    skorch ends training quietly on KeyboardInterrupt (and so on
+    :class:`Terminated`); the record tells :func:`_fit` to raise it again.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set in the main thread
         return
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
         interrupted.append(signum)
+        if signum == signal.SIGTERM:
+            raise Terminated
         signal.default_int_handler(signum, frame)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {signum: signal.signal(signum, on_signal)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _epochs(model):
@@ -405,10 +439,18 @@ def _model_name(model):
 def _check_output(path, option):
     """Fail before any work if ``path`` cannot be written; return it as a Path."""
     path = Path(path)
-    if path.is_dir():
-        raise CommandError(f"{option} '{path}' is a directory; give a file name.")
-    if not path.parent.is_dir():
-        raise CommandError(f"{option} '{path}': the directory '{path.parent}' does not exist.")
+    try:
+        if path.is_dir():
+            raise CommandError(f"{option} '{path}' is a directory; give a file name.")
+        if not path.parent.is_dir():
+            raise CommandError(
+                f"{option} '{path}': the directory '{path.parent}' does not exist.")
+        # Writes and removes a temporary file: catches read-only file systems,
+        # permissions and names over the length limit before hours of work.
+        check_writable(path)
+    except OSError as exc:  # e.g. "File name too long" from is_dir itself
+        reason = exc.strerror or str(exc)
+        raise CommandError(f"{option} '{path}' cannot be written: {reason}.") from exc
     return path
 
 

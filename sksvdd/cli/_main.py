@@ -5,11 +5,13 @@ import importlib.util  # noqa: F401 - the tests patch importlib.util.find_spec v
 import sys
 import traceback
 
+from .. import _startup
 from ._commands import (  # noqa: F401 - _HEATMAP_* and _parse_value: used by the tests
     _HEATMAP_DPI,
     _HEATMAP_INCHES,
     _NOT_PARAMS,
     CommandError,
+    Terminated,
     _cmd_demo,
     _cmd_evaluate,
     _cmd_fit,
@@ -17,6 +19,7 @@ from ._commands import (  # noqa: F401 - _HEATMAP_* and _parse_value: used by th
     _cmd_score,
     _one_line,
     _parse_value,
+    terminate_as_interrupt,
 )
 
 # The heavy modules (torch through the detector, h5py, joblib, matplotlib) are
@@ -39,7 +42,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 1 on failure, 2 on a usage error, 130 when interrupted.
+        0 on success, 1 on failure, 2 on a usage error, 130 when interrupted
+        (SIGINT, Ctrl-C), 143 when terminated (SIGTERM).
 
     Examples
     --------
@@ -57,20 +61,26 @@ def main(argv=None):
     anomalies:    4 pixels (20.00%)
     0
     """
-    parser = _build_parser()
+    _startup.end()  # from here on, Ctrl-C raises KeyboardInterrupt
     try:
+        parser = _build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return _exit_status(exc)
-    try:
-        args.handler(args)
-    except SystemExit as exc:  # a usage error found by a command (parser.error)
-        return _exit_status(exc)
-    except KeyboardInterrupt:
-        if args.debug:
-            traceback.print_exc()
+    except KeyboardInterrupt:  # while importing the detector for the parser
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    try:
+        with terminate_as_interrupt():
+            args.handler(args)
+    except SystemExit as exc:  # a usage error found by a command (parser.error)
+        return _exit_status(exc)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM raised as Terminated
+        if args.debug:
+            traceback.print_exc()
+        terminated = isinstance(exc, Terminated)
+        print(f"{PROG}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except Exception as exc:  # noqa: BLE001 - the CLI's one place that reports failures
         if args.debug:
             traceback.print_exc()

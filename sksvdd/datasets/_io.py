@@ -1,13 +1,12 @@
 """Loading hyperspectral scenes from MATLAB, ENVI and NumPy files."""
 
 import re
-import zipfile
 from pathlib import Path
 
-import h5py
 import numpy as np
-import scipy.io
 from sklearn.utils import Bunch
+
+from ._readers import DEFAULT_MAX_BYTES, check_sizes, list_mat, list_npy, list_npz
 
 # Ground-truth and wavelength variable names recognised without being named.
 _MASK_NAMES = ("map", "mask", "gt", "groundtruth")
@@ -16,9 +15,16 @@ _WAVELENGTH_NAMES = ("wavelengths", "wavelength", "wl")
 _MICROMETRE_UNITS = {"micrometers", "micrometer", "micrometres", "micrometre", "microns",
                      "micron", "um", "µm"}
 _ENVI_DATA_SUFFIXES = ("", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip")
+# ENVI "data type" codes of real numbers, with their NumPy item sizes.
+_ENVI_REAL_ITEMSIZE = {1: 1, 2: 2, 3: 4, 4: 4, 5: 8, 12: 2, 13: 4, 14: 8, 15: 8}
+_ENVI_COMPLEX = {6: "complex64", 9: "complex128"}
+# How each format's read failures are described, by extension.
+_FORMATS = {".mat": ("MATLAB file", "a MATLAB file"), ".npz": ("NumPy archive", "an .npz file"),
+            ".npy": ("NumPy file", "an .npy file")}
 
 
-def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None):
+def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None,
+               max_bytes=DEFAULT_MAX_BYTES):
     """Load a hyperspectral scene (cube, anomaly mask, wavelengths) from a file.
 
     Supported formats, chosen by the file extension:
@@ -36,6 +42,15 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None):
       ``reflectance scale factor`` in the header is not applied. ENVI has no
       standard anomaly mask, so the mask is read from a boolean ``(rows, cols)``
       NumPy file ``<stem>_mask.npy`` beside the header when there is one.
+
+    Files are treated as untrusted: only the variables needed are read, and
+    their sizes as declared by the file (MATLAB and npy headers, HDF5 dataset
+    metadata, the ENVI header) are checked before any data is read. Uncompressed
+    data may not declare more bytes than the file stores for it; compressed data
+    (MATLAB v5 and v7.3 compression, deflated ``.npz`` members) may not expand
+    more than 100-fold beyond 64 MiB (a decompression bomb); and what is read
+    may not exceed ``max_bytes``. ``.npz`` members compressed other than by
+    DEFLATE are refused.
 
     For ``.mat`` and ``.npz`` files, variables not named explicitly are found by
     convention: the cube is the only 3-D numeric array; the anomaly mask is the
@@ -56,6 +71,11 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None):
         (e.g. ``mask_sub``). Nonzero entries are anomalies.
     wavelengths_key : str, default=None
         Name of the wavelength variable (``.mat`` / ``.npz``).
+    max_bytes : int, default=4 * 2**30
+        The most bytes of array data the file may make this function read (the
+        cube, mask and wavelengths together, as stored: integer cubes take more
+        once converted to float32). A file declaring more is refused before
+        anything is read; raise the limit for larger files you trust.
 
     Returns
     -------
@@ -76,8 +96,11 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None):
     ------
     ValueError
         If the file does not exist, has an unknown extension, cannot be parsed
-        (truncated or corrupt), holds no unambiguous 3-D cube, or if the mask or
-        wavelengths do not fit the cube. The message names the file.
+        (truncated or corrupt: any error of the underlying reader is raised as
+        a ValueError chained to it), declares more data than it holds or than
+        ``max_bytes``, holds no unambiguous 3-D cube, has an invalid ENVI header
+        field, or if the mask or wavelengths do not fit the cube. The message
+        names the file.
     ImportError
         For ENVI files when the Spectral Python package is not installed.
 
@@ -112,8 +135,8 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None):
     suffix = path.suffix.lower()
     keys = dict(data_key=data_key, mask_key=mask_key, wavelengths_key=wavelengths_key)
     if suffix in (".mat", ".npz"):
-        variables = _read_mat(path) if suffix == ".mat" else _read_npz(path)
-        return _scene_from_variables(path, variables, **keys)
+        variables, read = _guarded(path, list_mat if suffix == ".mat" else list_npz, path)
+        return _scene_from_variables(path, variables, read, max_bytes=max_bytes, **keys)
     named = [name for name, key in keys.items() if key is not None]
     if named:
         raise ValueError(
@@ -121,11 +144,11 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None):
             "is not one."
         )
     if suffix == ".npy":
-        cube = _read_npy(path)
+        cube = _read_npy(path, max_bytes)
         return _make_scene(path.stem, cube, None, None, f"'{path.name}'")
     header = _envi_header_for(path)
     if header is not None:
-        return _read_envi(path, header)
+        return _read_envi(path, header, max_bytes)
     raise ValueError(
         f"Cannot load scene '{path.name}': unknown file extension '{path.suffix}'. "
         "Supported: .mat (MATLAB v5 or v7.3), .npz, .npy, and ENVI (.hdr with its "
@@ -133,59 +156,52 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None):
     )
 
 
-def _read_mat(path):
-    """Return the numeric variables of a MATLAB v5 or v7.3 file as a dict."""
-    try:
-        if h5py.is_hdf5(path):
-            variables = {}
-            with h5py.File(path, "r") as f:
-                for name, item in f.items():
-                    if isinstance(item, h5py.Dataset) and not name.startswith("#"):
-                        # v7.3 files store the column-major MATLAB array as is:
-                        # reversing the axes gives the array MATLAB shows.
-                        variables[name] = np.asarray(item[()]).T
-            return variables
-        contents = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, EOFError, KeyError, IndexError,
-            NotImplementedError, scipy.io.matlab.MatReadError) as exc:
-        raise ValueError(
-            f"Cannot read MATLAB file '{path.name}': the file is truncated, corrupt "
-            f"or not a MATLAB file ({type(exc).__name__}: {exc})."
-        ) from exc
-    return {k: v for k, v in contents.items() if not k.startswith("__")}
+def _guarded(path, call, *args):
+    """Return ``call(*args)``, any failure raised as a ValueError naming ``path``.
 
-
-def _read_npz(path):
-    """Return the arrays of an ``.npz`` archive as a dict."""
+    Readers of hostile files fail in many ways (zlib.error, MemoryError,
+    OSError from HDF5, struct.error, ...); all of them mean the same to the user.
+    """
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        return call(*args)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        kind, article = _FORMATS[path.suffix.lower()]
+        detail = str(exc)
+        detail = detail if len(detail) <= 300 else detail[:300] + "..."
         raise ValueError(
-            f"Cannot read NumPy archive '{path.name}': the file is truncated, "
-            f"corrupt or not an .npz file ({type(exc).__name__}: {exc})."
+            f"Cannot read {kind} '{path.name}': the file is truncated, corrupt or not "
+            f"{article} ({type(exc).__name__}: {detail})."
         ) from exc
 
 
-def _read_npy(path):
-    """Return the array stored in an ``.npy`` file."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise ValueError(
-            f"Cannot read NumPy file '{path.name}': the file is truncated, corrupt "
-            f"or not an .npy file ({type(exc).__name__}: {exc})."
-        ) from exc
-
-
-def _scene_from_variables(path, variables, *, data_key, mask_key, wavelengths_key):
-    """Pick the cube, mask and wavelengths out of a file's named arrays."""
+def _read_npy(path, max_bytes):
+    """Return the array stored in an ``.npy`` file, its declared size checked first."""
+    variables, read = _guarded(path, list_npy, path)
     where = f"'{path.name}'"
-    listing = ", ".join(f"{k} {np.shape(v)}" for k, v in variables.items()) or "none"
-    numeric = {k: v for k, v in variables.items() if _is_numeric(v)}
+    declared = variables["array"]
+    if not declared.numeric:
+        # Checked before reading, so that object arrays are never unpickled.
+        raise ValueError(
+            f"{where} does not hold a numeric array (shape {declared.shape}); "
+            "expected a 3-D numeric array (rows, cols, bands)."
+        )
+    check_sizes(where, variables, ["array"], max_bytes)
+    return _guarded(path, read, ["array"])["array"]
+
+
+def _scene_from_variables(path, variables, read, *, data_key, mask_key, wavelengths_key,
+                          max_bytes):
+    """Choose the cube, mask and wavelengths from a file's listing, then read them.
+
+    ``variables`` maps names to :class:`~sksvdd.datasets._readers.Variable`
+    (declared shapes and sizes); ``read(names)`` reads the arrays.
+    """
+    where = f"'{path.name}'"
+    listing = ", ".join(f"{k} {v.shape}" for k, v in variables.items()) or "none"
+    numeric = {k: v for k, v in variables.items() if v.numeric}
 
     if data_key is None:
-        cubes = [k for k, v in numeric.items() if v.ndim == 3]
+        cubes = [k for k, v in numeric.items() if len(v.shape) == 3]
         if not cubes:
             raise ValueError(
                 f"{where} holds no 3-D numeric array, so it is not a cube (rows, cols, "
@@ -221,18 +237,22 @@ def _scene_from_variables(path, variables, *, data_key, mask_key, wavelengths_ke
                 f"{where} has no variable {key!r} ({parameter}). Variables found: "
                 f"{listing}."
             )
-        if key is not None and not _is_numeric(variables[key]):
+        if key is not None and not variables[key].numeric:
             raise ValueError(
                 f"Variable {key!r} ({parameter}) in {where} is not a numeric array."
             )
 
+    names = list(dict.fromkeys(k for k in (data_key, mask_key, wavelengths_key)
+                                if k is not None))
+    check_sizes(where, variables, names, max_bytes)
+    arrays = _guarded(path, read, names)
     wavelengths = None
     if wavelengths_key is not None:
-        wavelengths = np.asarray(variables[wavelengths_key], dtype=np.float64)
+        wavelengths = np.asarray(arrays[wavelengths_key], dtype=np.float64)
         if wavelengths.size and np.nanmax(wavelengths) < 100:
             wavelengths = wavelengths * 1000.0  # micrometres -> nm
-    mask = None if mask_key is None else variables[mask_key]
-    return _make_scene(path.stem, variables[data_key], mask, wavelengths, where)
+    mask = None if mask_key is None else arrays[mask_key]
+    return _make_scene(path.stem, arrays[data_key], mask, wavelengths, where)
 
 
 def _make_scene(name, cube, mask, wavelengths, where):
@@ -289,8 +309,8 @@ def _envi_header_for(path):
     return None
 
 
-def _read_envi(path, header):
-    """Read an ENVI image through Spectral Python."""
+def _read_envi(path, header, max_bytes):
+    """Read an ENVI image through Spectral Python, its header checked first."""
     try:
         from spectral.io import envi
     except ImportError as exc:
@@ -312,15 +332,16 @@ def _read_envi(path, header):
             )
         data_file = found[0]
     try:
+        fields = envi.read_envi_header(str(header))
+    except Exception as exc:  # noqa: BLE001 - spectral raises many kinds; report them alike
+        raise ValueError(
+            f"Cannot read the ENVI header {where}: {type(exc).__name__}: {exc}"
+        ) from exc
+    _check_envi_header(where, fields, data_file, max_bytes)
+    try:
         image = envi.open(str(header), str(data_file))
         if image.__class__.__name__ == "SpectralLibrary":
             raise ValueError("it is an ENVI spectral library, not an image")
-        expected = image.offset + image.nrows * image.ncols * image.nbands * image.sample_size
-        if data_file.stat().st_size < expected:
-            raise ValueError(
-                f"data file '{data_file.name}' is truncated: {data_file.stat().st_size} "
-                f"bytes, the header needs {expected}"
-            )
         cube = image.load(dtype=np.float32, scale=False)
         metadata = image.metadata
     except Exception as exc:  # spectral raises many kinds; report them all alike
@@ -341,5 +362,74 @@ def _read_envi(path, header):
     if Path(name).suffix.lower() in _ENVI_DATA_SUFFIXES:
         name = Path(name).stem
     mask_file = header.with_name(f"{name}_mask.npy")
-    mask = _read_npy(mask_file) if mask_file.is_file() else None
+    mask = _read_npy(mask_file, max_bytes) if mask_file.is_file() else None
     return _make_scene(name, np.asarray(cube), mask, wavelengths, where)
+
+
+def _check_envi_header(where, fields, data_file, max_bytes):
+    """Raise ValueError naming the field unless the ENVI header describes a readable cube.
+
+    Spectral Python takes any nonzero byte order as big-endian, accepts unknown
+    interleaves, drops the imaginary part of complex data and only fails late
+    on odd shapes; these checks come first so that the user learns which field
+    is wrong.
+    """
+
+    def integer(field, minimum, default=None):
+        text = str(fields.get(field, "")).strip()
+        if not text and default is not None:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise ValueError(
+                f"The ENVI header {where} has an invalid '{field}' field: {text!r}; "
+                f"expected an integer of at least {minimum}."
+            )
+        return value
+
+    samples, lines, bands = (integer(field, 1) for field in ("samples", "lines", "bands"))
+    offset = integer("header offset", 0, default=0)
+    byte_order = integer("byte order", 0)
+    if byte_order not in (0, 1):
+        raise ValueError(
+            f"The ENVI header {where} has an invalid 'byte order' field: {byte_order}; "
+            "expected 0 (little-endian) or 1 (big-endian)."
+        )
+    interleave = str(fields.get("interleave", "")).strip().lower()
+    if interleave not in ("bsq", "bil", "bip"):
+        raise ValueError(
+            f"The ENVI header {where} has an invalid 'interleave' field: {interleave!r}; "
+            "expected bsq, bil or bip."
+        )
+    data_type = integer("data type", 0)
+    if data_type in _ENVI_COMPLEX:
+        raise ValueError(
+            f"The ENVI header {where} declares complex data ('data type' = {data_type}, "
+            f"{_ENVI_COMPLEX[data_type]}); hyperspectral cubes must be real, and dropping "
+            "the imaginary part would change the data. Convert it to real values first."
+        )
+    if data_type not in _ENVI_REAL_ITEMSIZE:
+        raise ValueError(
+            f"The ENVI header {where} has an invalid 'data type' field: {data_type}; "
+            f"expected one of the real ENVI types {sorted(_ENVI_REAL_ITEMSIZE)}."
+        )
+    n_values = samples * lines * bands
+    needed = offset + n_values * _ENVI_REAL_ITEMSIZE[data_type]
+    size = data_file.stat().st_size
+    if size < needed:
+        raise ValueError(
+            f"Cannot read the ENVI image {where}: data file '{data_file.name}' is "
+            f"truncated: {size} bytes, the header ('samples', 'lines', 'bands', "
+            f"'data type', 'header offset') needs {needed}."
+        )
+    # Spectral Python reads the stored values, then converts them to float32.
+    total = n_values * (_ENVI_REAL_ITEMSIZE[data_type] + 4)
+    if total > max_bytes:
+        raise ValueError(
+            f"The ENVI image {where} ({lines} x {samples} x {bands}) would need {total} "
+            f"bytes to read, more than max_bytes={max_bytes}. If the file is trusted, "
+            "pass a larger limit: load_scene(..., max_bytes=...)."
+        )
