@@ -325,7 +325,7 @@ def summarize_scenes(per_scene):
     return table
 
 
-def format_table(report, *, digits=3):
+def format_table(report, *, digits=3, row_label="scene"):
     """Render a report as a Markdown table.
 
     Parameters
@@ -336,6 +336,9 @@ def format_table(report, *, digits=3):
         single row).
     digits : int, default=3
         Decimal places of every value.
+    row_label : str, default="scene"
+        Header of the first column, when there are named rows (e.g.
+        ``"detector"`` for one row per detector).
 
     Returns
     -------
@@ -391,7 +394,7 @@ def format_table(report, *, digits=3):
     ]
     aligns = ["-:"] * len(metrics)
     if None not in rows:
-        header = ["scene"] + header
+        header = [row_label] + header
         body = [[name] + cells for name, cells in zip(rows, body)]
         aligns = ["-"] + aligns
     widths = [max(len(cells[i]) for cells in [header] + body) for i in range(len(header))]

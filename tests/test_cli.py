@@ -42,15 +42,19 @@ def run_cli(*args, cwd):
 
 
 def parse_table(text):
-    """Rows of a metrics table printed by the CLI, as {detector: {column: float}}."""
+    """Rows of the Markdown metrics table printed by the CLI, as {detector: {column: float}}."""
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("detector "))
-    header = lines[start].split()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| detector "))
+
+    def cells(line):
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    header = cells(lines[start])
     rows = {}
-    for line in lines[start + 1:]:
-        if not line.strip():
+    for line in lines[start + 2:]:  # after the header and the alignment row
+        if not line.startswith("|"):
             break
-        name, *values = line.split()
+        name, *values = cells(line)
         rows[name] = dict(zip(header[1:], map(float, values), strict=True))
     return rows
 
@@ -116,7 +120,7 @@ def test_real_scene_evaluate_auroc_matches_sklearn(real_model, tmp_path):
     scene = load_scene(REAL_SCENE)
     expected = roc_auc_score(scene.mask.ravel(), anomaly_scores(real_model, scene).ravel())
     assert row["AUROC"] == pytest.approx(expected, abs=5e-5)
-    assert set(row) == {"AUROC", "AP", "IoU", "precision", "recall"}
+    assert set(row) == {"AUROC", "AP", "IoU", "Precision", "Recall"}
 
 
 def test_real_scene_info(tmp_path):

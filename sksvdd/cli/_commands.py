@@ -32,14 +32,8 @@ _NOT_PARAMS = {
                  "build the pipeline in Python instead",
 }
 
-# detection_report keys shown in the tables, with their column titles.
-_METRICS = (
-    ("roc_auc", "AUROC"),
-    ("average_precision", "AP"),
-    ("iou", "IoU"),
-    ("precision", "precision"),
-    ("recall", "recall"),
-)
+# detection_report keys shown in the tables.
+_METRICS = ("roc_auc", "average_precision", "iou", "precision", "recall")
 
 # Heatmap PNGs are _HEATMAP_INCHES * _HEATMAP_DPI pixels (width, height).
 _HEATMAP_INCHES = (6.4, 4.8)
@@ -366,22 +360,12 @@ def _report(mask, scores, decisions):
 
 
 def _format_table(rows):
-    """Format ``[(name, report), ...]`` as an aligned text table."""
-    table = [["detector"] + [title for _, title in _METRICS]]
-    for name, report in rows:
-        table.append([name] + [_format_number(report.get(key)) for key, _ in _METRICS])
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-        for row in table
-    )
+    """``[(name, report), ...]`` as a Markdown table, one row per detector."""
+    from ..metrics import format_table
 
-
-def _format_number(value):
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    return f"{value:.4f}"
+    shown = {name: {key: report[key] for key in _METRICS if key in report}
+             for name, report in rows}
+    return format_table(shown, digits=4, row_label="detector")
 
 
 def _load_scene(path):
