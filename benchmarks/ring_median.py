@@ -18,7 +18,7 @@ Each time is the minimum over ``--repeats`` runs; the speed-up is scipy's time
 divided by the variant's, both measured in this process. The table gives
 seconds, microseconds per pixel (all bands together) and the speed-up.
 
-Usage (from the repository root; about a minute on 2 shared cores)::
+Usage (from the repository root; a few minutes, mostly scipy on the larger cube)::
 
     python benchmarks/ring_median.py
     python benchmarks/ring_median.py --json benchmarks/results/ring_median.json

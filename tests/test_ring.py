@@ -101,6 +101,57 @@ def test_tiles_and_row_blocks_join_exactly(monkeypatch, tile_rows, outer, inner)
     np.testing.assert_array_equal(result.numpy(), expected)
 
 
+def test_band_groups_join_exactly(monkeypatch):
+    # A small buffer budget forces bands to be processed in groups.
+    monkeypatch.setattr(_ring, "_BUFFER_VALUES", 4096)
+    monkeypatch.setattr(_ring, "_TORCH_CPU_BUFFER_VALUES", 4096)
+    cube = _cube((9, 12, 7), np.float32)
+    expected = _reference(cube, 7, 1)
+    np.testing.assert_array_equal(ring_median(cube, 7, 1, n_jobs=2), expected)
+    result = ring_median_torch(torch.from_numpy(cube), 7, 1)
+    np.testing.assert_array_equal(result.numpy(), expected)
+
+
+def test_very_large_window_equals_scipy():
+    # Past a size, ring_median hands over to scipy; the torch network still runs.
+    cube = _cube((7, 8, 1), np.float64)
+    outer, inner = 51, 21
+    plan = _ring._plan(outer, inner, True)
+    assert plan.n_ops > _ring._MAX_OPS_PER_RING_VALUE * (outer**2 - inner**2)
+    expected = _reference(cube, outer, inner)
+    np.testing.assert_array_equal(ring_median(cube, outer, inner, n_jobs=2), expected)
+    result = ring_median_torch(torch.from_numpy(cube), outer, inner)
+    np.testing.assert_array_equal(result.numpy(), expected)
+
+
+def _brute_force(cube, outer, inner):
+    """Sort every ring of the symmetric-padded cube (numpy's "symmetric" pad)."""
+    radius, start = outer // 2, (outer - inner) // 2
+    padded = np.pad(cube, ((radius, radius), (radius, radius), (0, 0)), mode="symmetric")
+    ring = np.ones((outer, outer), dtype=bool)
+    ring[start : start + inner, start : start + inner] = False
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (outer, outer), axis=(0, 1))
+    values = np.sort(windows[..., ring], axis=-1)
+    return values[..., values.shape[-1] // 2]
+
+
+@pytest.mark.parametrize("size", [(2, 3), (3, 2), (1, 2), (5, 4)])
+@pytest.mark.parametrize("outer, inner", [(17, 1), (25, 3)])
+def test_window_far_larger_than_image_reflects_periodically(size, outer, inner):
+    # Here scipy 1.17 reads outside the array (window reaching 4 n past an
+    # axis of n pixels); the reference is a plain sort of the padded rings.
+    cube = _cube((*size, 2), np.float64)
+    expected = _brute_force(cube, outer, inner)
+    np.testing.assert_array_equal(ring_median(cube, outer, inner), expected)
+    result = ring_median_torch(torch.from_numpy(cube), outer, inner)
+    np.testing.assert_array_equal(result.numpy(), expected)
+
+
+def test_brute_force_reference_agrees_with_scipy_on_ordinary_sizes():
+    cube = _cube((9, 11, 3), np.float64)
+    np.testing.assert_array_equal(_brute_force(cube, 7, 3), _reference(cube, 7, 3))
+
+
 def test_torch_keeps_dtype_device_and_ignores_grad():
     cube = torch.from_numpy(_cube((6, 7, 3), np.float64)).requires_grad_()
     result = ring_median_torch(cube, 5, 3)

@@ -10,9 +10,9 @@ inputs: the result is bit for bit the order statistic scipy returns, with no
 arithmetic to round. The network is built once per window pair and shares work
 between neighbouring windows:
 
-1. vertical: each column of a window is sorted once per image position, and
-   the sorted half-columns above and below the guard are reused by the windows
-   ``outer`` rows apart;
+1. vertical: each column of a window is sorted once per image position, from
+   sorted half-columns that serve both the window below them and the one
+   above;
 2. horizontal: consecutive sorted columns are merged (Batcher's odd-even
    merge) into sorted blocks computed once per position, each used by the
    window on its right and by the window on its left;
@@ -37,7 +37,7 @@ __all__ = ["ring_median", "ring_median_torch"]
 # Tile of one call: rows x (columns * bands) values. One row keeps every view
 # contiguous (NumPy's cheapest calls); tens of thousands of values amortise
 # the per-call overhead while the few dozen live tiles of the 5/1 network stay
-# near a core's L2 cache. benchmarks/ring_median.py measures the effect.
+# near a core's L2 cache (sizes chosen by timing them on 2 cores).
 _TILE_ROWS = 1
 _TILE_VALUES = 32768
 # torch's CPU kernels split a call over its intra-op threads only above some
@@ -50,6 +50,15 @@ _BLOCK_ROWS = 32
 # On an accelerator each call costs a kernel launch, so tiles are large.
 _DEVICE_TILE_ROWS = 32
 _DEVICE_TILE_VALUES = 1 << 21
+# Bound on the values held in buffers per thread (large windows need
+# thousands of live tiles; bands are then processed in groups).
+_BUFFER_VALUES = 1 << 23
+_TORCH_CPU_BUFFER_VALUES = 1 << 24
+_DEVICE_BUFFER_VALUES = 1 << 26
+# The network's cost grows faster with the ring than scipy's selection; past
+# this many min/max calls per ring value (windows of about 50 pixels and up)
+# ring_median hands over to scipy, which is then the faster exact path.
+_MAX_OPS_PER_RING_VALUE = 12
 
 
 def ring_median(cube, outer, inner, *, n_jobs=None):
@@ -89,7 +98,11 @@ def ring_median(cube, outer, inner, *, n_jobs=None):
     Notes
     -----
     Borders are reflected as in scipy's ``mode="reflect"`` (``d c b a | a b c
-    d``), repeatedly when the image is smaller than the window.
+    d``), repeatedly when the image is smaller than the window: the padded
+    image is periodic with period twice the image. (SciPy 1.17 breaks that
+    rule where a window reaches exactly 4, 6, ... times an axis of 2 or more
+    pixels beyond the image, i.e. ``outer // 2 >= 4 * n``: it then reads
+    memory outside the array. Windows of 7 or less are never affected.)
 
     The value returned is the order statistic of rank ``(outer**2 -
     inner**2) // 2`` (0-based). It is computed by a network of elementwise
@@ -98,6 +111,11 @@ def ring_median(cube, outer, inner, *, n_jobs=None):
     selection is then order dependent) and a median that is a zero of either
     sign when both ``0.0`` and ``-0.0`` are in the ring (they compare equal;
     either may be returned).
+
+    The network's size grows faster with the window than scipy's selection
+    does; for windows so large that it would be the slower of the two (about
+    50 pixels across), the work is handed to :func:`scipy.ndimage.median_filter`
+    itself, bands split over the same threads.
 
     Examples
     --------
@@ -115,20 +133,15 @@ def ring_median(cube, outer, inner, *, n_jobs=None):
     out = np.empty(cube.shape, dtype=cube.dtype)
     if cube.size == 0:
         return out
-    n_rows = cube.shape[0]
-    n_tasks = max(1, min(effective_n_jobs(n_jobs), n_rows))
-    bounds = np.linspace(0, n_rows, n_tasks + 1).astype(int)
-    backend = _NumpyBackend()
-    tile = (_TILE_ROWS, _TILE_VALUES)
-    if n_tasks == 1:
-        _run_rows(backend, outer, inner, cube, out, 0, n_rows, *tile)
-    else:
-        # Tasks write disjoint rows of ``out``; NumPy releases the GIL inside
-        # each minimum / maximum, so threads overlap.
-        Parallel(n_jobs=n_tasks, prefer="threads")(
-            delayed(_run_rows)(backend, outer, inner, cube, out, lo, hi, *tile)
-            for lo, hi in zip(bounds[:-1], bounds[1:])
-        )
+    n_jobs = effective_n_jobs(n_jobs)
+    plan = _plan(outer, inner, _TILE_ROWS < outer // 2 + inner // 2 + 1)
+    too_large = plan.n_ops > _MAX_OPS_PER_RING_VALUE * (outer * outer - inner * inner)
+    # scipy reads outside the array where a window reaches 4, 6, ... times an
+    # axis of n >= 2 pixels beyond it (see Notes); the network is exact there.
+    scipy_exact = all(n == 1 or outer // 2 < 4 * n for n in cube.shape[:2])
+    if too_large and scipy_exact:
+        return _scipy_ring_median(cube, out, outer, inner, n_jobs)
+    _fill(_NumpyBackend(), plan, cube, out, _TILE_ROWS, _TILE_VALUES, _BUFFER_VALUES, n_jobs)
     return out
 
 
@@ -187,13 +200,13 @@ def ring_median_torch(cube, outer, inner):
     if cube.numel() == 0:
         return out
     if cube.device.type == "cpu":
-        tile = (_TORCH_CPU_TILE_ROWS, _TORCH_CPU_TILE_VALUES)
+        tile = (_TORCH_CPU_TILE_ROWS, _TORCH_CPU_TILE_VALUES, _TORCH_CPU_BUFFER_VALUES)
     else:
-        tile = (_DEVICE_TILE_ROWS, _DEVICE_TILE_VALUES)
-    backend = _TorchBackend(torch, cube.device)
+        tile = (_DEVICE_TILE_ROWS, _DEVICE_TILE_VALUES, _DEVICE_BUFFER_VALUES)
+    plan = _plan(outer, inner, tile[0] < outer // 2 + inner // 2 + 1)
     # A selection carries no useful gradient, and ``out=`` refuses autograd.
     with torch.no_grad():
-        _run_rows(backend, outer, inner, cube, out, 0, cube.shape[0], *tile)
+        _fill(_TorchBackend(torch, cube.device), plan, cube, out, *tile)
     return out
 
 
@@ -252,19 +265,70 @@ def _reflect_index(n, pad):
     return np.where(index >= n, 2 * n - 1 - index, index)
 
 
-def _run_rows(backend, outer, inner, cube, out, row_lo, row_hi, tile_rows, tile_values):
+def _scipy_ring_median(cube, out, outer, inner, n_jobs):
+    """scipy's median_filter, bands split over threads (it releases the GIL)."""
+    from scipy import ndimage
+
+    footprint = np.ones((outer, outer, 1), dtype=bool)
+    start = (outer - inner) // 2
+    footprint[start : start + inner, start : start + inner] = False
+    bounds = np.linspace(0, cube.shape[2], min(n_jobs, cube.shape[2]) + 1).astype(int)
+
+    def fill(lo, hi):
+        out[:, :, lo:hi] = ndimage.median_filter(
+            cube[:, :, lo:hi], footprint=footprint, mode="reflect"
+        )
+
+    Parallel(n_jobs=len(bounds) - 1, prefer="threads")(
+        delayed(fill)(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])
+    )
+    return out
+
+
+def _fill(backend, plan, cube, out, tile_rows, tile_values, buffer_values, n_jobs=1):
+    """Write the ring median of ``cube`` into ``out``, rows split over threads.
+
+    Buffers hold ``plan.n_slots`` tiles, each reaching ``4 * radius`` columns
+    past its width; for windows so large that this would exceed
+    ``buffer_values``, bands are processed in groups (bands are independent).
+    """
+    n_rows, n_cols, n_bands = cube.shape
+    per_value = plan.n_slots * tile_rows
+    halo = 4 * plan.radius
+    group = max(1, min(n_bands, buffer_values // (2 * per_value * halo)))
+    # Wide enough that the halo stays a fraction of the tile, within the budget.
+    width = max(tile_values // tile_rows, halo * group)
+    width = min(width, max(group, buffer_values // per_value - halo * group), n_cols * group)
+    n_tasks = max(1, min(n_jobs, n_rows))
+    bounds = np.linspace(0, n_rows, n_tasks + 1).astype(int)
+    for g0 in range(0, n_bands, group):
+        g1 = min(g0 + group, n_bands)
+        bands = cube[:, :, g0:g1]
+        # Tiles address the output as (rows, cols * bands): a contiguous target.
+        target = out if group == n_bands else backend.empty(bands.shape, cube)
+        args = (backend, plan, bands, target)
+        if n_tasks == 1:
+            _run_rows(*args, 0, n_rows, tile_rows, width)
+        else:
+            # Tasks write disjoint rows; NumPy and torch release the GIL inside
+            # each minimum / maximum, so threads overlap.
+            Parallel(n_jobs=n_tasks, prefer="threads")(
+                delayed(_run_rows)(*args, lo, hi, tile_rows, width)
+                for lo, hi in zip(bounds[:-1], bounds[1:])
+            )
+        if target is not out:
+            out[:, :, g0:g1] = target
+
+
+def _run_rows(backend, plan, cube, out, row_lo, row_hi, tile_rows, tile_width):
     """Fill output rows ``[row_lo, row_hi)``; workspaces are private to the call."""
     n_rows, n_cols, n_bands = cube.shape
-    radius = outer // 2
-    plan = _plan(outer, inner, tile_rows < radius + inner // 2 + 1)
+    radius = plan.radius
     row_index = _reflect_index(n_rows, radius)
     col_index = _reflect_index(n_cols, radius)
     width = n_cols * n_bands
-    # A tile reaches 2 * radius columns beyond its width; keep that a fraction.
-    tile_width = max(tile_values // tile_rows, 4 * radius * n_bands)
-    tile_width = min(tile_width, width)
     out2d = out.reshape(n_rows, width)
-    workspace = _Workspace(plan, backend, n_bands, tile_rows, tile_width, cube)
+    workspace = _Workspace(plan, backend, n_bands, cube)
     block_rows = max(_BLOCK_ROWS, tile_rows)
     for b0 in range(row_lo, row_hi, block_rows):
         b1 = min(b0 + block_rows, row_hi)
@@ -281,7 +345,7 @@ def _run_rows(backend, outer, inner, cube, out, row_lo, row_hi, tile_rows, tile_
 class _Workspace:
     """Buffers of every stage for one tile shape, reused from tile to tile."""
 
-    def __init__(self, plan, backend, n_bands, tile_rows, tile_width, like):
+    def __init__(self, plan, backend, n_bands, like):
         self.plan = plan
         self.backend = backend
         self.n_bands = n_bands
@@ -360,6 +424,8 @@ class _Plan:
     def __init__(self, radius, stages):
         self.radius = radius
         self.stages = stages
+        self.n_ops = sum(len(stage.ops) for stage in stages)
+        self.n_slots = sum(stage.n_slots for stage in stages)
 
     def extents(self, h, w, bands):
         """Rows and flat columns ``(r0, r1, c0, c1)`` each stage covers for an h x w tile."""
@@ -374,12 +440,13 @@ class _Plan:
                 if src < 0:
                     continue
                 need = (r0 + dr, r1 + dr, c0 + dc * bands, c1 + dc * bands)
-                if ext[src] is None:
-                    ext[src] = need
-                else:
-                    e = ext[src]
-                    ext[src] = (min(e[0], need[0]), max(e[1], need[1]),
-                                min(e[2], need[2]), max(e[3], need[3]))
+                old = ext[src] or need
+                ext[src] = (
+                    min(old[0], need[0]),
+                    max(old[1], need[1]),
+                    min(old[2], need[2]),
+                    max(old[3], need[3]),
+                )
         return ext
 
 
@@ -427,7 +494,7 @@ class _Network:
         free, n_slots, raw = [], 0, []
         for i in order:
             is_max, a, b = self.nodes[i]
-            for s in {a, b}:
+            for s in (a, b):
                 if s >= self.n_inputs and last_use[s] == i and s not in keep:
                     free.append(where[s][1])
             if final and i == outputs[0]:
@@ -504,17 +571,6 @@ def _select(net, lists, k, order):
     return values[k]
 
 
-def _merge_orders(n_lists):
-    """Every sequence of pairwise merges that reduces ``n_lists`` lists to one."""
-    if n_lists <= 1:
-        return [[]]
-    orders = []
-    for i in range(n_lists):
-        for j in range(i + 1, n_lists):
-            orders += [[(i, j)] + rest for rest in _merge_orders(n_lists - 1)]
-    return orders
-
-
 @lru_cache(maxsize=None)
 def _plan(outer, inner, split_half):
     """Stages for the ring of ``outer`` minus ``inner``, pruned back from the median.
@@ -538,10 +594,10 @@ def _plan(outer, inner, split_half):
     # On tiles of fewer rows than that, one stage over the rows of both halves
     # would mostly compute rows nobody uses, so each half has its own stage.
     halves = ("top", "bottom") if split_half else ("top", "top")
-    for name in set(halves):
+    for name in dict.fromkeys(halves):
         net = _Network(side)
-        specs[name] = (net, _sort(net, list(range(side))),
-                       [("image", 0, dr, 0) for dr in range(side)])
+        refs = [("image", 0, dr, 0) for dr in range(side)]
+        specs[name] = (net, _sort(net, list(range(side))), refs)
     net = _Network(2 * side + inner)
     partial = _merge(net, list(range(side)), list(range(side, 2 * side)))
     full = _merge(net, partial, _sort(net, list(range(2 * side, 2 * side + inner))))
@@ -576,11 +632,12 @@ def _plan(outer, inner, split_half):
     # Per window: left block, right block and guard block, merged in the
     # cheapest order, keeping only what can reach rank k.
     n_full, n_guard = side * outer, inner * n_partial
+    bounds = [0, n_full, 2 * n_full, 2 * n_full + n_guard]
     best = None
-    for order in _merge_orders(3):
-        net = _Network(2 * n_full + n_guard)
-        lists = [range(n_full), range(n_full, 2 * n_full), range(2 * n_full, 2 * n_full + n_guard)]
-        node = _select(net, [list(v) for v in lists], k, order)
+    for order in ([(0, 1), (0, 1)], [(0, 2), (0, 1)], [(1, 2), (0, 1)]):
+        net = _Network(bounds[-1])
+        lists = [list(range(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+        node = _select(net, lists, k, order)
         if best is None or net.n_ops([node]) < best[0]:
             best = (net.n_ops([node]), net, node)
     refs = [block("full", side, i, 0) for i in range(n_full)]
