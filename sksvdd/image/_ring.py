@@ -175,9 +175,12 @@ def ring_median_torch(cube, outer, inner):
     Notes
     -----
     The cube is processed in bands of rows, each padded separately, and in
-    tiles within them, so the extra memory is a few dozen tiles plus one
-    padded band of rows, whatever the size of the cube. On CPU, torch's own
-    intra-op threads apply within each call.
+    tiles within them, so the extra memory is bounded (the network's live
+    tiles under a fixed budget, plus one padded band of rows) whatever the size
+    of the cube; very large windows are run a group of bands at a time. No
+    gradient flows through the result. On CPU, torch's own intra-op threads
+    split each call; where other jobs already occupy the cores,
+    ``torch.set_num_threads(1)`` avoids their synchronisation cost.
 
     Examples
     --------
