@@ -20,8 +20,8 @@ from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
 from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector
-from sksvdd._svdd._network import _push_from_zero
-from sksvdd._svdd._training import CENTER_EPS, HypersphereTracker, svdd_loss
+from sksvdd._svdd._hypersphere import CENTER_EPS, _push_from_zero, squared_distance, svdd_loss
+from sksvdd._svdd._training import HypersphereTracker
 
 FAST = dict(max_epochs=3, random_state=0)
 
@@ -202,7 +202,8 @@ def test_center_ema_update_after_each_batch():
     tracker = HypersphereTracker(center_ema=0.25, nu=0.1)
     tracker.on_epoch_begin(net)
     batch = torch.tensor([[3.0, 2.0, 0.5], [1.0, 0.0, 1.5]])
-    tracker.on_batch_end(net, training=True, y_pred=batch)
+    tracker.on_batch_end(net, training=True, y_pred=batch,
+                         dist2=squared_distance(batch, net.module_.center))
     expected = 0.75 * np.array([1.0, -2.0, 0.5]) + 0.25 * batch.numpy().mean(axis=0)
     np.testing.assert_allclose(net.module_.center.numpy(), expected, rtol=1e-6)
     tracker.on_batch_end(net, training=False, y_pred=batch * 100)  # validation: no update
@@ -228,8 +229,9 @@ def test_radius_follows_quantile_after_warm_up():
         if epoch > 1:
             net.history.append({})
         tracker.on_epoch_begin(net)
-        tracker.on_batch_end(net, training=True, y_pred=emb[:4])
-        tracker.on_batch_end(net, training=True, y_pred=emb[4:])
+        for part in (emb[:4], emb[4:]):
+            tracker.on_batch_end(net, training=True, y_pred=part,
+                                 dist2=squared_distance(part, net.module_.center))
         tracker.on_epoch_end(net)
         assert float(net.module_.radius2) == pytest.approx(expected_r2, rel=1e-6)
         assert net.history[-1]["radius"] == pytest.approx(np.sqrt(expected_r2), rel=1e-6)
