@@ -26,14 +26,10 @@ Sections (all by default; ``--only`` picks a subset):
     In fresh subprocesses: peak RSS while scoring a 1000 x 1000 x 200 cube held
     as an array (float32, and float64), minus the RSS before scoring (the
     working set), plus NumPy's own peak allocation (tracemalloc) to find copies.
-``profile``
-    py-spy (sampling, in a subprocess) on a fit and on scoring: shares of the
-    hottest leaf functions and of sksvdd / skorch frames; the cost per batch of
-    the package's training bookkeeping (callbacks, ``ShuffledBatches``) and of
-    one Adam step, fused (the package's) and per-tensor (torch's default); and
-    the remaining candidate change (``score_samples`` without the finiteness
-    pass of ``validate_data``), measured by monkeypatching it in this process
-    (package files are not edited), interleaved with the unpatched code.
+``bookkeeping``
+    The cost per batch of the package's training bookkeeping (callbacks,
+    ``ShuffledBatches``), which a bare loop does not have, and of one Adam step,
+    fused (the package's) and per-tensor (torch's default).
 
 Timings are medians over ``--repeats`` repetitions, interleaved (A, B, A, B, ...)
 so that load from other jobs on the machine hits every variant alike; compare
@@ -51,31 +47,26 @@ Usage (from the repository root; about 5 minutes on 2 shared cores)::
 """
 
 import argparse
-import contextlib
 import gc
 import json
 import os
 import platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-import sksvdd._svdd._detector as _detector_mod
 from sksvdd import DeepSVDDDetector
+from sksvdd._svdd._hypersphere import squared_distance, svdd_loss
 from sksvdd._svdd._network import DeepSVDDModule
-from sksvdd._svdd._training import PixelDataset, ShuffledBatches, svdd_loss
+from sksvdd._svdd._training import PixelDataset, ShuffledBatches
 
 try:
     from pyod.models.deep_svdd import DeepSVDD as PyODDeepSVDD
@@ -87,9 +78,9 @@ try:
 except ImportError:
     psutil = None
 
-SECTIONS = ("scoring", "training", "scaling", "memory", "profile")
+SECTIONS = ("scoring", "training", "scaling", "memory", "bookkeeping")
 BANDS = 200
-MEMORY_VARIANTS = ("float32", "float64", "float32, proposed")
+MEMORY_VARIANTS = ("float32", "float64")
 MB = 2**20
 NO_PYOD = "PyOD is not installed: its rows are skipped."
 
@@ -158,7 +149,7 @@ def bare_epochs(X, epochs, *, fused=True, batch_size=256, lr=1e-5, weight_decay=
         for start in range(0, len(Xt), batch_size):
             xb = Xt[perm[start:start + batch_size]]
             optimizer.zero_grad()
-            dist2 = ((module(xb) - module.center) ** 2).sum(dim=1)
+            dist2 = squared_distance(module(xb), module.center)
             loss = svdd_loss(dist2, module.radius2, 0.1, "soft-boundary")
             loss.backward()
             optimizer.step()
@@ -362,8 +353,6 @@ def memory_child(variant, threads):
     """Runs in a fresh process: score a 1000 x 1000 x 200 cube, print JSON."""
     torch.set_num_threads(threads)
     dtype = np.float64 if variant == "float64" else np.float32
-    if variant == "float32, proposed":  # the candidate of the profile section
-        DeepSVDDDetector.score_samples = _score_samples_candidate
     rng = np.random.default_rng(0)
     cube = np.empty((1000, 1000, BANDS), dtype=dtype)
     for r in range(0, 1000, 100):  # in slabs: no full-size temporary
@@ -411,109 +400,14 @@ def bench_memory(args):
                               ("numpy_peak_mb", "NumPy peak MB (tracemalloc)", "{:.1f}"),
                               ("seconds", "score s", "{:.2f}")])
             + "\n\nNo full copy of the input is made: `validate_data` keeps float32 and "
-            "float64 C-contiguous input as it is, and `_map_batches` copies at most 2048 rows "
+            "float64 C-contiguous input as it is, and `map_batches` copies at most 2048 rows "
             "at a time into one reused buffer and writes into one preallocated output. The "
             "outputs for 1e6 pixels are " + ", ".join(expected)
-            + f" = {sum(expected.values()) / MB:.0f} MB at most. `float32, proposed` is "
-            "`float32` with the candidate of the profile section (no finiteness pass over "
-            "the input, `np.isfinite` on the scores instead).")
+            + f" = {sum(expected.values()) / MB:.0f} MB at most.")
     return {"rows": rows}, text
 
 
-# --------------------------------------------------------------------------- profile
-
-def profile_child(what, threads):
-    """Runs under py-spy: warm up, then the profiled region in a marked function."""
-    torch.set_num_threads(threads)
-    X = pixels(100_000)
-    fitted_detector(X[:5000])
-
-    def profiled_fit():
-        DeepSVDDDetector(max_epochs=3, random_state=0).fit(X)
-
-    def profiled_score(det, Xs):
-        for _ in range(6):
-            det.score_samples(Xs)
-
-    if what == "fit":
-        profiled_fit()
-    else:
-        profiled_score(fitted_detector(X[:20000]), pixels(500_000))
-
-
-def _frame_name(frame):
-    """``func (path:line)`` -> ``func (short/path)`` without the line."""
-    func, _, where = frame.partition(" (")
-    path = where.rsplit(":", 1)[0]
-    if "site-packages/" in path:
-        path = path.split("site-packages/", 1)[1]
-    for root in ("sksvdd/", "benchmarks/"):
-        if root in path:
-            path = root + path.split(root, 1)[1]
-    return f"{func} ({path})"
-
-
-def parse_pyspy(raw_path, marker):
-    """Self (leaf) and inclusive sample counts under the frame named ``marker``."""
-    leaf, inclusive, total = Counter(), Counter(), 0
-    for line in Path(raw_path).read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        idx = next((i for i, f in enumerate(frames)
-                    if f.partition(" (")[0].endswith(marker)), None)
-        if idx is None:
-            continue
-        frames = [_frame_name(f) for f in frames[idx + 1:]]
-        total += int(count)
-        if frames:
-            leaf[frames[-1]] += int(count)
-        for name in set(frames):
-            if any(k in name for k in ("sksvdd/", "skorch/", "torch/optim", "torch/autograd")):
-                inclusive[name] += int(count)
-    return leaf, inclusive, total
-
-
-def run_pyspy(what, args, tmp):
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(py_spy).exists():
-        return None, "py-spy is not installed"
-    raw = Path(tmp) / f"{what}.txt"
-    cmd = [py_spy, "record", "-r", "250", "--format", "raw", "-o", str(raw), "--",
-           sys.executable, __file__, "--profile-child", what, "--threads", str(args.threads)]
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    if proc.returncode != 0 or not raw.exists():
-        return None, f"py-spy failed: {proc.stderr.strip()[-300:]}"
-    return parse_pyspy(raw, "profiled_fit" if what == "fit" else "profiled_score"), None
-
-
-def _score_samples_candidate(self, X):
-    """``score_samples`` without validate_data's finiteness pass over all of ``X``.
-
-    Non-finite input gives non-finite distances, which ``_score_samples``
-    already re-scores in float64; rows still non-finite there had NaN / inf
-    input, so the error is raised from the output (one pass over n floats
-    instead of n * n_features).
-    """
-    check_is_fitted(self)
-    X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64],
-                      ensure_all_finite=False)
-    _detector_mod._check_float32_range(X)
-    scores = self._score_samples(X)
-    if not np.isfinite(scores).all():
-        raise ValueError("Input X contains NaN or infinity.")
-    return scores
-
-
-@contextlib.contextmanager
-def validate_candidate():
-    """Monkeypatch ``DeepSVDDDetector.score_samples`` with the candidate, then restore it."""
-    original = DeepSVDDDetector.score_samples
-    DeepSVDDDetector.score_samples = _score_samples_candidate
-    try:
-        yield
-    finally:
-        DeepSVDDDetector.score_samples = original
-
+# --------------------------------------------------------------------------- bookkeeping
 
 def per_batch_costs(n_calls=2000, batch_size=256):
     """Microseconds per call of the package's and skorch's per-batch bookkeeping."""
@@ -522,29 +416,28 @@ def per_batch_costs(n_calls=2000, batch_size=256):
     xb = torch.from_numpy(X[:batch_size])
     y_pred = net.module_(xb)
     loss = y_pred.sum()
-    dist2 = ((y_pred - net.module_.center) ** 2).sum(dim=1).detach()
+    dist2 = squared_distance(y_pred, net.module_.center).detach()
     batch = (xb, None)
+    step = {"loss": loss, "y_pred": y_pred, "dist2": dist2}  # what train_step returns
     callbacks = dict(net.callbacks_)
-    tracker, guard = callbacks["hypersphere"], callbacks["finite_guard"]
+    tracker, guard = callbacks["hypersphere"], callbacks["divergence_guard"]
     net.history.new_epoch()
+    guard.on_train_begin(net)
     tracker.on_epoch_begin(net)
     guard.on_epoch_begin(net)
     net.history.new_batch()
     net.history.record_batch("train_loss", 1.0)
     dataset = PixelDataset(X)
     idx = torch.randperm(len(X))[:batch_size]
-
-    def tracker_end():
-        net._batch_dist2 = dist2  # as left by SVDDNet.get_loss
-        tracker.on_batch_end(net, batch=batch, training=True, y_pred=y_pred)
-
+    own = ("hypersphere", "divergence_guard")
     cases = {
-        "HypersphereTracker.on_batch_end (reuses get_loss's dist2, lerp_)": tracker_end,
-        "FiniteGuard.on_batch_end (recorded float loss)":
-            lambda: guard.on_batch_end(net, training=True, loss=loss),
+        "HypersphereTracker.on_batch_end (the step's dist2, lerp_)":
+            lambda: tracker.on_batch_end(net, batch=batch, training=True, **step),
+        "DivergenceGuard.on_batch_end (recorded float loss)":
+            lambda: guard.on_batch_end(net, batch=batch, training=True, **step),
         "other callbacks' on_batch_end (skorch defaults, LR, early stop)":
-            lambda: [cb.on_batch_end(net, batch=batch, training=True, y_pred=y_pred, loss=loss)
-                     for name, cb in net.callbacks_ if name not in ("hypersphere", "finite_guard")],
+            lambda: [cb.on_batch_end(net, batch=batch, training=True, **step)
+                     for name, cb in net.callbacks_ if name not in own],
         "history.record_batch x2 + loss.item()":
             lambda: (net.history.record_batch("train_loss", loss.item()),
                      net.history.record_batch("train_batch_size", batch_size)),
@@ -573,77 +466,29 @@ def per_batch_costs(n_calls=2000, batch_size=256):
     return out
 
 
-def bench_profile(args):
-    result, parts = {"pyspy": {}}, []
-    with tempfile.TemporaryDirectory() as tmp:
-        for what in ("fit", "score"):
-            parsed, err = run_pyspy(what, args, tmp)
-            if err:
-                result["pyspy"][what] = {"note": err}
-                parts.append(f"### Profile of {what}\n\nskipped: {err}")
-                continue
-            leaf, inclusive, total = parsed
-            tops = {kind: [{"function": f, "share": c / total}
-                           for f, c in counter.most_common(args.top)]
-                    for kind, counter in (("self", leaf), ("inclusive", inclusive))}
-            result["pyspy"][what] = {"samples": total, **tops}
-            region = ("`fit` of 100,000 pixels, 3 epochs" if what == "fit"
-                      else "`score_samples` of 500,000 pixels, 6 times")
-            cols = [("function", "function", None), ("share", "share", "{:.1%}")]
-            parts.append(
-                f"### Profile of {region} (py-spy, {total} samples)\n\n"
-                "Self time (leaf Python function; torch kernels count in the function "
-                "that calls them):\n\n" + md_table(tops["self"], cols)
-                + "\n\nInclusive time of sksvdd / skorch / torch.optim / autograd frames:\n\n"
-                + md_table(tops["inclusive"], cols))
-
+def bench_bookkeeping(args):
     costs = per_batch_costs()
     callbacks_us = sum(v for k, v in costs.items() if "on_batch" in k)
     adam_us = costs["Adam.step, default per-tensor"] - costs["Adam.step, fused (the package's)"]
     n_batches = -(-args.train_pixels // 256)
-    result["per_batch_us"] = {**costs, "callbacks, total": callbacks_us, "fused Adam saves": adam_us}
-    parts.append(f"### Per-batch bookkeeping (microseconds per call, one batch of 256, "
-                 f"{args.threads} thread(s))\n\n"
-                 + md_table([{"what": k, "us": v} for k, v in costs.items()],
-                            [("what", "what", None), ("us", "us / call", "{:.1f}")])
-                 + f"\n\nThe callbacks, which the bare loop does not have, cost {callbacks_us:.0f} "
-                 f"us per batch = {callbacks_us * 1e-6 * n_batches:.3f} s per epoch of "
-                 f"{args.train_pixels:,} pixels; the batch fetch and `loss.item()` are in the "
-                 f"bare loop too. Fused Adam saves {adam_us:.0f} us per step = "
-                 f"{adam_us * 1e-6 * n_batches:.3f} s per epoch.")
-
-    # The remaining candidate: score_samples without the finiteness pass over X
-    X = pixels(args.score_pixels)
-    det = fitted_detector(X[:20000])
-    reference = det.score_samples(X)
-    with validate_candidate():
-        identical = bool(np.array_equal(det.score_samples(X), reference))
-
-    def candidate():
-        with validate_candidate():
-            det.score_samples(X)
-
-    med, _ = interleaved({"current": lambda: det.score_samples(X), "candidate": candidate},
-                         args.repeats + 4)
-    gain = med["current"] / med["candidate"] - 1
-    result["validate_candidate"] = {**med, "gain": gain, "bit_identical": identical}
-    parts.append(
-        f"### Candidate change, measured by monkeypatching (median of {args.repeats + 4}, "
-        f"interleaved; {len(X):,} pixels)\n\n"
-        + md_table([{"change": "`score_samples`: `validate_data(..., ensure_all_finite=False)`"
-                               ", raise on non-finite scores instead (no full pass over X)",
-                     "before": med["current"], "after": med["candidate"], "gain": gain,
-                     "note": "bit-identical scores" if identical else "SCORES DIFFER"}],
-                   [("change", "change", None), ("before", "before s", "{:.3f}"),
-                    ("after", "after s", "{:.3f}"), ("gain", "speed-up", "{:+.0%}"),
-                    ("note", "note", None)]))
-    return result, "\n\n".join(parts)
+    result = {"per_batch_us": {**costs, "callbacks, total": callbacks_us,
+                               "fused Adam saves": adam_us}}
+    text = (f"### Per-batch bookkeeping (microseconds per call, one batch of 256, "
+            f"{args.threads} thread(s))\n\n"
+            + md_table([{"what": k, "us": v} for k, v in costs.items()],
+                       [("what", "what", None), ("us", "us / call", "{:.1f}")])
+            + f"\n\nThe callbacks, which the bare loop does not have, cost {callbacks_us:.0f} "
+            f"us per batch = {callbacks_us * 1e-6 * n_batches:.3f} s per epoch of "
+            f"{args.train_pixels:,} pixels; the batch fetch and `loss.item()` are in the "
+            f"bare loop too. Fused Adam saves {adam_us:.0f} us per step = "
+            f"{adam_us * 1e-6 * n_batches:.3f} s per epoch.")
+    return result, text
 
 
 # --------------------------------------------------------------------------- main
 
 BENCHES = {"scoring": bench_scoring, "training": bench_training, "scaling": bench_scaling,
-           "memory": bench_memory, "profile": bench_profile}
+           "memory": bench_memory, "bookkeeping": bench_bookkeeping}
 
 
 def main():
@@ -663,16 +508,12 @@ def main():
                         help="max_epochs of the scaling fits (default 1)")
     parser.add_argument("--memory-variants", nargs="+", choices=MEMORY_VARIANTS,
                         default=list(MEMORY_VARIANTS))
-    parser.add_argument("--top", type=int, default=12, help="rows of the profile tables")
     parser.add_argument("--json", type=Path, help="write all measurements as JSON")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
-    parser.add_argument("--profile-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         return memory_child(args.memory_child, args.threads)
-    if args.profile_child:
-        return profile_child(args.profile_child, args.threads)
     args.scaling_pixels = [int(n) for n in args.scaling_pixels]
     torch.set_num_threads(args.threads)
 

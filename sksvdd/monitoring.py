@@ -26,6 +26,7 @@ from pathlib import Path
 from skorch.callbacks import ProgressBar, TensorBoard
 from skorch.callbacks.logging import filter_log_keys
 
+from ._svdd._history import public_key
 from ._utils import final_estimator
 
 # Distinguishes runs started by one process within the same second.
@@ -287,7 +288,7 @@ def best_epoch(estimator):
 
 def _tag(key):
     """TensorBoard tag of a history key: the names of ``history_``."""
-    return "loss" if key == "train_loss" else key
+    return public_key(key)
 
 
 def _summary_writer_class():

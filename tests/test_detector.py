@@ -20,8 +20,8 @@ from sklearn.utils import check_random_state
 from skorch.callbacks import Callback
 
 from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector
-from sksvdd._svdd._network import _push_from_zero
-from sksvdd._svdd._training import CENTER_EPS, HypersphereTracker, svdd_loss
+from sksvdd._svdd._hypersphere import CENTER_EPS, _push_from_zero, squared_distance, svdd_loss
+from sksvdd._svdd._training import HypersphereTracker, PixelDataset
 
 FAST = dict(max_epochs=3, random_state=0)
 
@@ -202,7 +202,8 @@ def test_center_ema_update_after_each_batch():
     tracker = HypersphereTracker(center_ema=0.25, nu=0.1)
     tracker.on_epoch_begin(net)
     batch = torch.tensor([[3.0, 2.0, 0.5], [1.0, 0.0, 1.5]])
-    tracker.on_batch_end(net, training=True, y_pred=batch)
+    tracker.on_batch_end(net, training=True, y_pred=batch,
+                         dist2=squared_distance(batch, net.module_.center))
     expected = 0.75 * np.array([1.0, -2.0, 0.5]) + 0.25 * batch.numpy().mean(axis=0)
     np.testing.assert_allclose(net.module_.center.numpy(), expected, rtol=1e-6)
     tracker.on_batch_end(net, training=False, y_pred=batch * 100)  # validation: no update
@@ -228,8 +229,9 @@ def test_radius_follows_quantile_after_warm_up():
         if epoch > 1:
             net.history.append({})
         tracker.on_epoch_begin(net)
-        tracker.on_batch_end(net, training=True, y_pred=emb[:4])
-        tracker.on_batch_end(net, training=True, y_pred=emb[4:])
+        for part in (emb[:4], emb[4:]):
+            tracker.on_batch_end(net, training=True, y_pred=part,
+                                 dist2=squared_distance(part, net.module_.center))
         tracker.on_epoch_end(net)
         assert float(net.module_.radius2) == pytest.approx(expected_r2, rel=1e-6)
         assert net.history[-1]["radius"] == pytest.approx(np.sqrt(expected_r2), rel=1e-6)
@@ -477,3 +479,46 @@ def test_wrong_number_of_features_and_empty_input_raise(blobs, est):
         fitted.score_samples(X[:0])
     with pytest.raises(ValueError, match="2D array"):
         fitted.score_samples(X[0])
+
+
+# --- fit on a torch Dataset of pixels -------------------------------------------
+
+
+class _MinimalPixels(torch.utils.data.Dataset):
+    """Only the required protocol: ``__len__`` and ``__getitems__`` -> (float32 batch, None)."""
+
+    def __init__(self, X):
+        self.X = np.asarray(X, dtype=np.float32)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitems__(self, indices):
+        return torch.from_numpy(self.X[np.asarray(indices)]), None
+
+
+@pytest.mark.parametrize("make", [_MinimalPixels, lambda X: PixelDataset(X.copy())],
+                         ids=["minimal", "PixelDataset"])
+@pytest.mark.parametrize("trim_fraction", [0.0, 0.05])
+def test_fit_on_a_dataset_equals_fit_on_the_array(blobs, make, trim_fraction):
+    X, _ = blobs
+    params = dict(max_epochs=2, sample_n=200, patience=None, trim_fraction=trim_fraction,
+                  random_state=0)
+    ref = DeepSVDDDetector(**params).fit(X)
+    det = DeepSVDDDetector(**params).fit(make(X))
+    np.testing.assert_array_equal(det.score_samples(X), ref.score_samples(X))
+    assert det.offset_ == ref.offset_ and det.radius_ == ref.radius_
+    assert det.n_features_in_ == X.shape[1] and not hasattr(det, "feature_names_in_")
+    assert [row["loss"] for row in det.history_] == [row["loss"] for row in ref.history_]
+
+
+@pytest.mark.parametrize("max_epochs, trim_fraction", [(0, 0.02), (1, 0.0)])
+def test_fit_on_a_dataset_rejects_non_finite_pixels(blobs, max_epochs, trim_fraction):
+    X, _ = blobs
+    X_bad = X.copy()
+    X_bad[400, 3] = np.nan
+    det = DeepSVDDDetector(max_epochs=max_epochs, trim_fraction=trim_fraction, sample_n=10,
+                           random_state=0)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        det.fit(_MinimalPixels(X_bad))
+    assert not hasattr(det, "net_")

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
 
+import sksvdd._svdd._detector as detector_module
 from sksvdd import DeepSVDDDetector
 from sksvdd._svdd._training import TrainingDivergedWarning
 
@@ -60,6 +63,35 @@ class _PoisonLastBatch(Callback):
         if training and self._left == 0 and len(net.history) == self.epoch:
             with torch.no_grad():
                 net.module_.projection[0].weight[0, 0] = float("nan")
+
+
+class _Collapse(Callback):
+    """Zero the last layer after every batch of ``epoch``: every pixel maps onto 0."""
+
+    def __init__(self, epoch=2):
+        self.epoch = epoch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            with torch.no_grad():
+                net.module_.projection[2].weight.zero_()
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _interrupt_call(function, n):
+    """``function``, but its ``n``-th call (1-based) raises KeyboardInterrupt instead."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return function(*args, **kwargs)
+
+    return wrapped
 
 
 # --- non-finite loss ----------------------------------------------------------------
@@ -122,6 +154,45 @@ def test_no_warning_when_training_is_fine(blobs):
         DeepSVDDDetector(**FAST).fit(blobs[0])
 
 
+# --- divergence that stays finite -----------------------------------------------------
+
+
+def test_runaway_loss_stops_with_warning_and_phase1_weights(blobs):
+    # lr=10 drives the loss to ~1e9 without a non-finite value and maps every pixel
+    # onto the same point: without the check, every score would be equal.
+    X, y = blobs
+    with pytest.warns(TrainingDivergedWarning, match=r"ran away in epoch 1 .*phase 1 were "
+                                                     r"restored.*Lower lr \(now 10\)"):
+        det = DeepSVDDDetector(lr=10, **FAST).fit(X)
+    assert det.n_iter_ == 0 and det.history_ == []
+    scores = det.score_samples(X)
+    assert np.all(np.isfinite(scores)) and np.ptp(scores) > 0
+    assert np.mean(det.predict(X) == -1) > 0
+    phase1 = DeepSVDDDetector(max_epochs=0, random_state=0).fit(X)
+    np.testing.assert_array_equal(scores, phase1.score_samples(X))
+
+
+def test_runaway_loss_with_single_pixel_batches(blobs):
+    # lr=1e6 with batch_size=1: distances of ~1e29, still finite.
+    X, _ = blobs
+    with pytest.warns(TrainingDivergedWarning, match="ran away|non-finite"):
+        det = DeepSVDDDetector(lr=1e6, batch_size=1, max_epochs=2, random_state=0).fit(X)
+    scores = det.score_samples(X)
+    assert np.all(np.isfinite(scores)) and np.ptp(scores) > 0
+    assert np.abs(scores).max() < 1e6
+
+
+def test_collapsed_scores_stop_with_warning_and_keep_the_good_epochs(blobs):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=4, callbacks=[_Collapse(epoch=2)], random_state=0)
+    with pytest.warns(TrainingDivergedWarning, match=r"collapsed in epoch 2 .*epoch 1 were"):
+        det.fit(X)
+    assert det.n_iter_ == 1
+    one = DeepSVDDDetector(max_epochs=1, random_state=0).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), one.score_samples(X))
+    assert np.ptp(det.score_samples(X)) > 0
+
+
 # --- KeyboardInterrupt ----------------------------------------------------------------
 
 
@@ -144,6 +215,65 @@ def test_keyboard_interrupt_mid_epoch_drops_the_partial_epoch(blobs):
     scores = det.score_samples(X)
     assert np.all(np.isfinite(scores)) and np.isfinite(det.offset_)
     assert np.ptp(scores) > 0
+
+
+def test_keyboard_interrupt_mid_epoch_keeps_weights_and_history_consistent(blobs):
+    # Without early stopping nothing else restores an epoch: the weights must be those
+    # of the last complete epoch, the one history_ ends with.
+    X, _ = blobs
+    params = dict(batch_size=64, patience=None, random_state=0)
+    det = DeepSVDDDetector(max_epochs=6, callbacks=[_Raise(epoch=3, batch=2)], **params)
+    det.fit(X)
+    assert det.n_iter_ == 2 and [row["epoch"] for row in det.history_] == [1, 2]
+    two = DeepSVDDDetector(max_epochs=2, **params).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), two.score_samples(X))
+    assert det.offset_ == two.offset_ and det.radius_ == two.radius_
+
+
+@pytest.mark.parametrize("where", ["_statistical_phase", "score_dataset"])
+def test_keyboard_interrupt_outside_phase2_leaves_the_detector_unfitted(blobs, monkeypatch,
+                                                                        where):
+    # Ctrl-C in phase 1 (or in the threshold pass) propagates; nothing half-fitted stays.
+    X, _ = blobs
+    monkeypatch.setattr(detector_module, where, _interrupt)
+    det = DeepSVDDDetector(**FAST)
+    with pytest.raises(KeyboardInterrupt):
+        det.fit(X)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(det)
+    assert not hasattr(det, "n_features_in_") and not hasattr(det, "net_")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(det.fit(X).score_samples(X),
+                                  DeepSVDDDetector(**FAST).fit(X).score_samples(X))
+
+
+@pytest.mark.parametrize("warm_start, where, call", [
+    (False, "_statistical_phase", 1),  # phase 1
+    (False, "score_dataset", 1),       # the trimming pass, between the phases
+    (False, "score_dataset", 2),       # the threshold pass, after phase 2
+    (True, "score_dataset", 1),        # a warm start's trimming pass, before phase 2
+    (True, "score_dataset", 2),        # ... and its threshold pass, after phase 2
+])
+def test_keyboard_interrupt_in_a_refit_keeps_the_previous_model(blobs, monkeypatch, warm_start,
+                                                                where, call):
+    X, _ = blobs
+    det = DeepSVDDDetector(warm_start=warm_start, **FAST).fit(X)
+    before = {"scores": det.score_samples(X), "predict": det.predict(X), "net": det.net_,
+              "history": [dict(row) for row in det.history_], "offset": det.offset_,
+              "state": {k: v.clone() for k, v in det.net_.module_.state_dict().items()}}
+    monkeypatch.setattr(detector_module, where,
+                        _interrupt_call(getattr(detector_module, where), call))
+    # Other data (other features too, for a cold refit) and other parameters.
+    refit_X = X if warm_start else X[:, :6] * 3
+    with pytest.raises(KeyboardInterrupt):
+        det.set_params(lr=1e-3, max_epochs=2).fit(refit_X)
+    assert det.net_ is before["net"] and det.n_features_in_ == X.shape[1]
+    assert det.history_ == before["history"] and len(det.net_.history) == det.n_iter_ == 3
+    for key, value in det.net_.module_.state_dict().items():
+        assert torch.equal(value, before["state"][key]), key
+    np.testing.assert_array_equal(det.score_samples(X), before["scores"])
+    np.testing.assert_array_equal(det.predict(X), before["predict"])
+    assert det.offset_ == before["offset"]
 
 
 def test_early_stopping_restores_best_weights_after_an_interrupt(blobs):

@@ -9,11 +9,10 @@ a tree, checking every class, parameter and fitted attribute against
 import warnings
 
 import numpy as np
-import torch
 from sklearn.pipeline import Pipeline
 
 from .._svdd._detector import DeepSVDDDetector
-from .._svdd._network import DeepSVDDModule
+from .._utils import resolve_device
 from ._schema import (
     _IMAGE_DETECTOR,
     _IMAGE_DETECTOR_CLS,
@@ -305,25 +304,15 @@ class _Reader:
             return
         if not isinstance(prefix, str) or not prefix:
             raise _FormatError(f"{where}: the fitted detector's weights are missing.")
-        if fitted["n_iter_"] != len(fitted["history_"]):
-            raise _FormatError(f"{where}: n_iter_ does not match the length of history_.")
         state = {k[len(prefix):]: t for k, t in self.weights.items() if k.startswith(prefix)}
         self._used_weights.update(prefix + k for k in state)
-        for key, tensor in state.items():
-            if tensor.dtype != torch.float32 or not bool(torch.isfinite(tensor).all()):
-                raise _FormatError(f"{where}: weight {key!r} is not finite float32.")
-        module = DeepSVDDModule(fitted["n_features_in_"], est.hidden, est.rep_dim)
         try:
-            module.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise _FormatError(f"{where}: the weights do not fit the network ({exc}).") from None
-        center = module.center.numpy().astype(np.float64)
-        radius = float(module.radius2.sqrt())
-        if not (np.array_equal(center, fitted["center_"]) and radius == fitted["radius_"]):
-            raise _FormatError(f"{where}: center_ / radius_ disagree with the weights.")
-        est.net_ = est._build_net(module, _load_device(est.device, where), torch.Generator())
-        est.net_.initialize()
-        est.net_.history = _skorch_history(fitted["history_"])
+            # A model fitted on CUDA loads onto the CPU where there is none (with a warning).
+            device = resolve_device(est.device, cpu_fallback=True,
+                                    context=f"sksvdd.load: {where}", stacklevel=4)
+            est._restore_fitted(fitted, state, device)
+        except ValueError as exc:
+            raise _FormatError(f"{where}: {exc}") from None
 
     def value(self, v, where):
         if v is None or isinstance(v, (bool, str)):
@@ -358,36 +347,3 @@ class _Reader:
             return {k: self.value(x, where) for k, x in v["__dict__"].items()}
         raise _FormatError(f"{where}: unexpected value {str(v)[:80]!r}.")
 
-
-def _load_device(device, where):
-    """The device to load a stored detector onto: CUDA becomes CPU where there is none."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise _FormatError(f"{where} has an invalid device {device!r}.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
-            f"sksvdd.load: {where} was fitted with device={device!r} but CUDA is not available "
-            "here; its network is loaded onto the CPU (scores may differ from CUDA scores in "
-            "the last bits). Set device='cpu' before refitting it on this machine.",
-            UserWarning, stacklevel=4,
-        )
-        return "cpu"
-    if dev.type not in ("cpu", "cuda"):
-        raise _FormatError(f"{where} has an unsupported device {device!r}.")
-    return device
-
-
-def _skorch_history(history):
-    """A skorch History whose rows match ``history_`` (for ``warm_start``)."""
-    from skorch.history import History
-
-    rename = {"loss": "train_loss", "loss_best": "train_loss_best"}
-    skorch_history = History()
-    for row in history:
-        skorch_history.new_epoch()
-        for key, value in row.items():
-            skorch_history.record(rename.get(key, key), value)
-    return skorch_history

@@ -10,30 +10,25 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-
 from skorch.callbacks import EarlyStopping, LRScheduler
 
 from .._base import OffsetOutlierMixin, offset_from_scores
-
-from ._network import DeepSVDDModule, _push_from_zero
+from .._utils import resolve_device
+from ._history import history_from_net, net_history
+from ._hypersphere import initial_center, radius2_from_quantile, squared_distance
+from ._network import DeepSVDDModule
+from ._scoring import map_batches, score_dataset, score_pixels
 from ._training import (
-    CENTER_EPS,
-    FiniteGuard,
+    CheckedPixels,
+    DivergenceGuard,
     HypersphereTracker,
     PixelDataset,
     PixelSubset,
     SVDDLoss,
     SVDDNet,
     TrainingDivergedWarning,
-    radius2_from_quantile,
 )
 
-# Pixels scored per forward pass. Every pass has exactly this many rows (the
-# last one is zero-padded), so each pixel's score goes through the same BLAS
-# kernel whatever the size of X: scores do not depend on how X is batched or
-# chunked (subset invariance, bit-identical chunked scoring). It also bounds the
-# working memory to about _SCORE_BATCH * (n_features + hidden + rep_dim) * 4 bytes.
-_SCORE_BATCH = 2048
 # Epochs during which R stays at its phase-1 value before it follows the quantile.
 _WARM_UP_EPOCHS = 2
 # Bands whose sampled standard deviation is below this are not rescaled.
@@ -158,7 +153,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         the weights of the last such epoch are the ones kept), ``radius``,
         ``center_shift``, ``outside_frac``, ``lr`` and ``dur`` (seconds).
     net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the torch module.
+        The trained skorch net; ``net_.module_`` is the torch module and
+        ``net_.history`` the training history under skorch's names
+        (``train_loss``, ``train_loss_best``).
 
     See Also
     --------
@@ -202,15 +199,21 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     centre (Ruff et al., Prop. 2; the choice is explained in the docstring
     of ``sksvdd._svdd._network.DeepSVDDModule``).
 
-    Faults during phase 2: at the first non-finite batch loss (or non-finite
-    weights after an epoch), e.g. from a far too large ``lr``, training stops,
-    the weights of the last finite epoch (or of phase 1) are restored and a
-    :class:`~sksvdd.TrainingDivergedWarning` (a ``RuntimeWarning``)
-    says so; ``history_`` ends with the last good epoch. A
-    ``KeyboardInterrupt`` (Ctrl-C) during phase 2 ends training the same way
-    (skorch catches it): the detector is fitted with the best weights so far
-    and ``offset_`` is set. Input values beyond the float32 range are
-    rejected, since the network computes in float32.
+    Faults during phase 2: when training diverges, e.g. from a far too
+    large ``lr`` (a non-finite batch loss or non-finite weights after an
+    epoch; an epoch loss more than 1000 times the loss of the weights
+    training started from; or the training pixels' distances collapsing to
+    one value), training stops, the weights of the last good epoch (or of
+    phase 1) are restored and a :class:`~sksvdd.TrainingDivergedWarning` (a
+    ``RuntimeWarning``) says so; ``history_`` ends with the last good epoch.
+    A ``KeyboardInterrupt`` (Ctrl-C) during phase 2 ends training the same
+    way (skorch catches it): the detector is fitted with the best weights so
+    far (of the last complete epoch, or the best one with early stopping)
+    and ``offset_`` is set. An exception anywhere else in ``fit``
+    (``KeyboardInterrupt`` included) leaves the detector as it was before
+    the call: its previous fitted model intact, or unfitted. Input values
+    beyond the float32 range are rejected, since the network computes in
+    float32.
 
     Checkpoints: pass ``skorch.callbacks.Checkpoint(dirname=...,
     monitor="train_loss_best")`` in ``callbacks`` (there is no validation
@@ -308,11 +311,37 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Fit the detector: statistical phase, gradient phase, threshold.
 
+        ``X`` is either pixels in memory or a :class:`torch.utils.data.Dataset`
+        of pixels (as skorch's ``fit`` accepts), which ``fit`` reads in
+        batches; both give the same fitted detector for the same pixels.
+
         Parameters
         ----------
-        X : {array-like, DataFrame} of shape (n_samples, n_features)
+        X : {array-like, DataFrame} of shape (n_samples, n_features) or Dataset
             Training pixels, one spectrum per row. Mostly normal pixels are
             expected; about ``contamination`` of them may be anomalies.
+
+            A Dataset must implement ``__len__`` (the number of pixels) and
+            ``__getitems__(indices)``, returning ``(batch, None)`` where
+            ``batch`` is a float32 tensor of shape ``(len(indices),
+            n_features)`` holding pixels ``indices`` in that order
+            (``indices`` is an index tensor or array). It may also offer
+
+            - ``take(sorted_indices)``: the same pixels as a NumPy array in
+              their stored dtype; the phase-1 sample is read with it, so
+              that float64 data keep their precision in the statistics;
+            - ``slice(start, stop)``: pixels ``start:stop`` as a NumPy array;
+              the scoring passes (``trim_fraction`` and ``offset_``) read
+              the pixels in order with it, otherwise through
+              ``__getitems__``;
+            - ``chunk_rows``: an int, the number of pixels read and scored
+              at a time in those passes (default 65536).
+
+            :class:`sksvdd.parallel.fit_out_of_core` wraps out-of-core
+            arrays in such a Dataset. The phase-1 sample is drawn as for an
+            array (see ``sample_n``) and read in increasing order; every
+            pixel read is checked to be finite. A Dataset has no feature
+            names.
         y : None
             Ignored.
 
@@ -320,64 +349,97 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         -------
         self : object
             The fitted detector.
+
+        Raises
+        ------
+        ValueError
+            If ``X`` has no pixels, NaN or infinite values, values beyond
+            the float32 range, or (with ``warm_start``) another number of
+            features than the fitted detector.
         """
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=not self._warm())
-        _check_float32_range(X)
-        rng = check_random_state(self.random_state)
-        # Drawn first, so that the sample is documented as this exact call.
-        sample = rng.choice(X.shape[0], size=min(self.sample_n, X.shape[0]), replace=False)
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-        if not X32.flags.writeable:  # torch warns on (and must not alias) read-only arrays
-            X32 = X32.copy()
-        self._fit_phases(
-            X[np.sort(sample)], PixelDataset(X32), rng, lambda: self._score_samples(X32)
-        )
-        self.offset_ = offset_from_scores(self._score_samples(X32), self.contamination)
+        previous = {k: v for k, v in vars(self).items() if k in _FITTED_ATTRIBUTES}
+        try:
+            fitted = self._fit(X)
+        except BaseException:
+            # KeyboardInterrupt included: never leave a mix of the old and new model.
+            _set_fitted(self, previous)
+            raise
+        _set_fitted(self, fitted)
         return self
 
-    def _fit_phases(self, X_sample, train_data, rng, score_training):
-        """Both phases from a pixel sample and a torch Dataset of training pixels.
+    def _fit(self, X):
+        """The fit, building the new model aside; returns its fitted attributes.
 
-        ``fit`` passes in-memory pixels; :mod:`sksvdd.parallel` passes a
-        sample drawn from an out-of-core array and a Dataset that streams
-        batches from it. ``score_training()`` returns ``score_samples`` of
-        every pixel of ``train_data`` under the current network (used by
-        ``trim_fraction``). Sets every fitted attribute except ``offset_``
-        and the input validation attributes (``n_features_in_``, ...).
+        Only the input validation attributes (``n_features_in_``,
+        ``feature_names_in_``) are set on ``self`` on the way; ``fit``
+        restores them when this raises.
         """
-        device = _resolve_device(self.device)
+        warm = self._warm()
+        rng = check_random_state(self.random_state)
+        if isinstance(X, torch.utils.data.Dataset):
+            pixels = CheckedPixels(X, type(self).__name__)
+            n = len(pixels)
+            # The same draw as for an array below, read in increasing order.
+            sample = rng.choice(n, size=min(self.sample_n, n), replace=False)
+            X_sample = validate_data(
+                self, pixels.take(np.sort(sample)), dtype=[np.float32, np.float64],
+                reset=not warm,
+            )
+            _check_float32_range(X_sample)
+        else:
+            X = validate_data(self, X, dtype=[np.float32, np.float64], reset=not warm)
+            _check_float32_range(X)
+            # Drawn first, so that the sample is documented as this exact call.
+            sample = rng.choice(X.shape[0], size=min(self.sample_n, X.shape[0]), replace=False)
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
+            if not X32.flags.writeable:  # torch warns on (and must not alias) read-only arrays
+                X32 = X32.copy()
+            pixels = PixelDataset(X32)
+            X_sample = X[np.sort(sample)]
+
+        net = self._train(X_sample, pixels, rng, warm)
+        module = net.module_
+        module.eval()
+        fitted = {
+            "n_features_in_": self.n_features_in_,
+            "net_": net,
+            "center_": module.center.detach().cpu().numpy().astype(np.float64),
+            "radius_": float(module.radius2.detach().sqrt().cpu()),
+            "n_iter_": len(net.history),
+            "history_": history_from_net(net.history),
+            "offset_": offset_from_scores(score_dataset(module, pixels), self.contamination),
+        }
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = self.feature_names_in_
+        return fitted
+
+    def _train(self, X_sample, pixels, rng, warm):
+        """Both phases from a pixel sample and a Dataset of all training pixels; returns the net.
+
+        ``pixels`` offers ``slice`` (:class:`PixelDataset` or
+        :class:`CheckedPixels`); the trimming pass scores every pixel with it.
+        """
+        device = resolve_device(self.device)
         init_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         shuffle_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-        if self._warm():
-            self._continue_net(device, shuffle_gen)
+        if warm:
+            net = self._continue_net(device, shuffle_gen)
         else:
             module = DeepSVDDModule(
                 X_sample.shape[1], self.hidden, self.rep_dim, generator=init_gen
             )
-            self.net_ = self._build_net(module, device, shuffle_gen)
-            self.net_.initialize()
-            self._statistical_phase(X_sample)
+            net = self._build_net(module, device, shuffle_gen)
+            net.initialize()
+            _statistical_phase(net.module_, X_sample, self.nu)
+        train_data = pixels
         if self.trim_fraction > 0:
-            train_data = self._trim(X_sample, train_data, score_training())
-
+            train_data = self._trim(net.module_, X_sample, pixels, warm)
         if self.max_epochs > 0:
-            self.net_.partial_fit(train_data, y=None)
-            self._after_interruption()
+            net.partial_fit(train_data, y=None)
+            self._after_interruption(net)
+        return net
 
-        module = self.net_.module_
-        module.eval()
-        self.center_ = module.center.detach().cpu().numpy().astype(np.float64)
-        self.radius_ = float(module.radius2.detach().sqrt().cpu())
-        self.n_iter_ = len(self.net_.history)
-        self.history_ = [
-            {key: row[key] for key in _HISTORY_KEYS if key in row}
-            for row in self.net_.history
-        ]
-        for row in self.history_:
-            row["loss"] = row.pop("train_loss")
-            row["loss_best"] = bool(row.pop("train_loss_best", False))
-
-    def _trim(self, X_sample, train_data, training_scores):
+    def _trim(self, module, X_sample, pixels, warm):
         """Leave the ``trim_fraction`` most outlying training pixels out.
 
         The cut is the ``1 - trim_fraction`` quantile of the distances of all
@@ -387,26 +449,28 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         distances); a warm start keeps its statistics and only trains on the
         pixels inside the cut. Returns the Dataset of those pixels.
         """
-        dist2 = -training_scores
+        dist2 = -score_dataset(module, pixels)
         cut = np.quantile(dist2, 1 - self.trim_fraction)
-        if not self._warm():
-            inside = -self._score_samples(np.asarray(X_sample)) <= cut
-            self._statistical_phase(X_sample[inside])
-        return PixelSubset(train_data, np.flatnonzero(dist2 <= cut))
+        if not warm:
+            inside = -score_pixels(module, np.asarray(X_sample)) <= cut
+            _statistical_phase(module, X_sample[inside], self.nu)
+        return PixelSubset(pixels, np.flatnonzero(dist2 <= cut))
 
     def _warm(self):
         """Whether this ``fit`` continues from the fitted state (``warm_start``)."""
         return bool(self.warm_start) and hasattr(self, "net_") and hasattr(self, "offset_")
 
     def _continue_net(self, device, shuffle_gen):
-        """Rebuild ``net_`` with the current parameters around the fitted module.
+        """A new net with the current parameters around a copy of the fitted module.
 
         Keeps the module (weights, statistics, centre, radius), Adam's moments
-        and the history; ``lr`` and ``weight_decay`` take their current values.
+        and the history, copied so that the fitted ``net_`` stays untouched
+        until ``fit`` succeeds; ``lr`` and ``weight_decay`` take their
+        current values.
         """
         old = self.net_
-        module = old.module_
-        first, second = module.projection[0].weight.shape, module.projection[2].weight.shape
+        first = old.module_.projection[0].weight.shape
+        second = old.module_.projection[2].weight.shape
         if first[0] != self.hidden or second[0] != self.rep_dim:
             raise ValueError(
                 f"warm_start=True continues the fitted network (hidden={first[0]}, "
@@ -415,50 +479,54 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             )
         # Continue the shuffling stream instead of replaying the first fit's.
         shuffle_gen.manual_seed(shuffle_gen.initial_seed() + len(old.history))
-        self.net_ = self._build_net(module, device, shuffle_gen)
-        self.net_.initialize()
+        net = self._build_net(copy.deepcopy(old.module_), device, shuffle_gen)
+        net.initialize()
         if getattr(old, "optimizer_", None) is not None:
-            self.net_.optimizer_.load_state_dict(old.optimizer_.state_dict())
-            for group in self.net_.optimizer_.param_groups:
+            net.optimizer_.load_state_dict(old.optimizer_.state_dict())
+            for group in net.optimizer_.param_groups:
                 group["lr"], group["weight_decay"] = self.lr, self.weight_decay
-        self.net_.history = old.history
+        net.history = copy.deepcopy(old.history)
+        return net
 
-    def _after_interruption(self):
+    def _after_interruption(self, net):
         """Tidy up after phase 2 ended early by divergence or ``KeyboardInterrupt``.
 
         skorch ends training on ``KeyboardInterrupt`` (early stopping, Ctrl-C,
-        :class:`FiniteGuard`) without re-raising. An epoch cut short has no
-        ``train_loss``, an epoch that diverged has a non-finite one, and an
-        epoch whose weights turned non-finite after its last batch is past
-        :class:`FiniteGuard`'s last good epoch: such trailing rows are
-        dropped, so that ``history_`` ends with the epoch whose weights are
-        kept (or an earlier one restored by early stopping).
+        :class:`DivergenceGuard`) without re-raising. The history rows past
+        the last epoch that :class:`DivergenceGuard` saw end in a good state
+        (an epoch cut short, one that diverged) are dropped, so that
+        ``history_`` ends with the epoch whose weights are kept (or an
+        earlier one restored by early stopping); a divergence is warned.
         """
-        history = self.net_.history
-        while history and not np.isfinite(history[-1].get("train_loss", np.nan)):
-            del history[-1]
-        guard = dict(self.net_.callbacks_)["finite_guard"]
-        if guard.diverged_ is not None:
-            # Found at an epoch's end, the diverged epoch has a finite loss: drop it too.
-            del history[guard.last_good_epoch_:]
-            epoch, batch = guard.diverged_
-            where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
-            warnings.warn(
-                f"DeepSVDDDetector: the training loss or weights became non-finite in "
-                f"{where} of phase 2; training stopped and the weights of "
-                + (f"epoch {guard.last_good_epoch_}" if guard.last_good_epoch_ else "phase 1")
-                + f" were restored. Lower lr (now {self.lr:g}) or scale the input "
-                "(e.g. PerPixelUnitNorm or StandardScaler) and refit.",
-                TrainingDivergedWarning,
-                stacklevel=3,
-            )
+        guard = dict(net.callbacks_)["divergence_guard"]
+        del net.history[guard.last_good_epoch_:]
+        if guard.diverged_ is None:
+            return
+        epoch, batch = guard.diverged_
+        where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
+        if guard.reason_ == "runaway":
+            what = (f"the training loss ran away in {where} (the epoch's loss was "
+                    f"{guard.loss_ratio_:.3g} times that of the starting weights)")
+        elif guard.reason_ == "collapse":
+            what = (f"the distances to the centre collapsed in {where} (every training "
+                    "pixel got nearly the same score)")
+        else:
+            what = f"the training loss or weights became non-finite in {where}"
+        restored = f"epoch {guard.last_good_epoch_}" if guard.last_good_epoch_ else "phase 1"
+        warnings.warn(
+            f"DeepSVDDDetector: {what} of phase 2; training stopped and the weights of "
+            f"{restored} were restored. Lower lr (now {self.lr:g}) or scale the input "
+            "(e.g. PerPixelUnitNorm or StandardScaler) and refit.",
+            TrainingDivergedWarning,
+            stacklevel=4,
+        )
 
     def _build_net(self, module, device, shuffle_gen):
         callbacks = [
             ("hypersphere", HypersphereTracker(
                 center_ema=self.center_ema, nu=self.nu, warm_up_epochs=_WARM_UP_EPOCHS
             )),
-            ("finite_guard", FiniteGuard()),
+            ("divergence_guard", DivergenceGuard()),
         ]
         if self.patience is not None:
             callbacks += [
@@ -481,9 +549,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             criterion=SVDDLoss(nu=self.nu, objective=self.objective),
             optimizer=torch.optim.Adam,
             optimizer__weight_decay=self.weight_decay,
-            # One fused kernel for all parameters: the optimizer step takes about
-            # 60% less time than torch's default, an epoch about 10% less on CPU
-            # (benchmarks/speed.py). Other device types keep torch's default.
+            # One fused kernel for all parameters: a faster optimizer step than
+            # torch's per-tensor default (measured in benchmarks/speed.py). Other
+            # device types keep torch's default.
             optimizer__fused=True if torch.device(device).type in ("cpu", "cuda") else None,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -498,65 +566,51 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             verbose=self.verbose,
         )
 
-    def _statistical_phase(self, X_sample):
-        """Phase 1: encoder statistics, centre and radius from ``X_sample``."""
-        module = self.net_.module_
-        mean = X_sample.mean(axis=0, dtype=np.float64)
-        scale = X_sample.std(axis=0, dtype=np.float64)
-        scale[~(scale > _MIN_SCALE)] = 1.0
-        with torch.no_grad():
-            module.encoder.mean0.copy_(torch.as_tensor(mean))
-            module.encoder.scale0.copy_(torch.as_tensor(scale))
-            emb = self._map_batches(module, X_sample).to(module.center.device)
-            center = _push_from_zero(emb.mean(dim=0), CENTER_EPS)
-            module.center.copy_(center)
-            dist2 = ((emb - center) ** 2).sum(dim=1)
-            module.radius2.fill_(radius2_from_quantile(dist2.cpu().numpy(), self.nu))
+    def _restore_fitted(self, fitted, state_dict, device):
+        """Make this detector fitted from stored attributes and weights (``sksvdd.load``).
 
-    def _map_batches(self, fn, X):
-        """Apply ``fn`` to ``X`` in fixed-size chunks on the net's device, without autograd.
+        The one seam through which persistence rebuilds a fitted detector:
+        the network is built here, as ``fit`` builds it, so that no other
+        module needs its internals.
 
-        Each chunk has ``_SCORE_BATCH`` rows (the last one zero-padded), which
-        bounds memory and makes the result for a row independent of the
-        other rows. The module has no train/eval-dependent layers, so no mode
-        is toggled here and concurrent calls are safe. Results are written
-        into one preallocated CPU tensor: keeping a small output per chunk
-        alive between freed chunk buffers fragments the heap (measured: RSS
-        grew by 143-389 MB scoring 1e6 pixels, against 21 MB this way).
+        Parameters
+        ----------
+        fitted : dict
+            The fitted attributes (``n_features_in_``, ``center_``,
+            ``radius_``, ``offset_``, ``n_iter_``, ``history_`` and
+            optionally ``feature_names_in_``), already checked for type and
+            shape.
+        state_dict : dict of str to torch.Tensor
+            The network's state dict (``net_.module_.state_dict()``).
+        device : str
+            A resolved torch device (see :func:`sksvdd._utils.resolve_device`).
+
+        Raises
+        ------
+        ValueError
+            If ``n_iter_`` is not the length of ``history_``, a tensor is not
+            finite float32, the tensors do not fit the network of these
+            parameters, or ``center_`` / ``radius_`` disagree with them.
+            The detector is then unchanged.
         """
-        device = torch.device(self.net_.device)
-        n, n_features = X.shape
-        # Full chunks of C-contiguous, writeable float32 input are used in place;
-        # anything else (read-only, strided, float64, the padded last chunk) is
-        # copied chunk by chunk into one reused buffer, never all of X at once.
-        direct = X.dtype == np.float32 and X.flags.c_contiguous and X.flags.writeable
-        buffer = None
-        out = None
-        with torch.inference_mode():
-            for start in range(0, n, _SCORE_BATCH):
-                rows = min(_SCORE_BATCH, n - start)
-                if direct and rows == _SCORE_BATCH:
-                    chunk = torch.from_numpy(X[start : start + rows])
-                else:
-                    if buffer is None:
-                        buffer = np.zeros((_SCORE_BATCH, n_features), dtype=np.float32)
-                    buffer[:rows] = X[start : start + rows]
-                    buffer[rows:] = 0.0
-                    chunk = torch.from_numpy(buffer)
-                result = fn(chunk.to(device, non_blocking=True))[:rows].cpu()
-                if out is None:
-                    out = torch.empty((n, *result.shape[1:]), dtype=result.dtype)
-                out[start : start + rows] = result
-        return out if out is not None else torch.empty(0)
-
-    def _score_samples(self, X):
-        dist2 = self._map_batches(self.net_.module_.dist2, X).numpy().astype(np.float64)
-        overflow = ~np.isfinite(dist2)
-        if overflow.any():
-            # Pixels far outside the training range can overflow float32 inside
-            # the network; score those few again in float64.
-            dist2[overflow] = _dist2_float64(self.net_.module_, X[overflow])
-        return -dist2
+        if fitted["n_iter_"] != len(fitted["history_"]):
+            raise ValueError("n_iter_ does not match the length of history_.")
+        for key, tensor in state_dict.items():
+            if tensor.dtype != torch.float32 or not bool(torch.isfinite(tensor).all()):
+                raise ValueError(f"weight {key!r} is not finite float32.")
+        module = DeepSVDDModule(fitted["n_features_in_"], self.hidden, self.rep_dim)
+        try:
+            module.load_state_dict(state_dict, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"the weights do not fit the network ({exc}).") from None
+        center = module.center.numpy().astype(np.float64)
+        radius = float(module.radius2.sqrt())
+        if not (np.array_equal(center, fitted["center_"]) and radius == fitted["radius_"]):
+            raise ValueError("center_ / radius_ disagree with the weights.")
+        net = self._build_net(module, device, torch.Generator())
+        net.initialize()
+        net.history = net_history(fitted["history_"])
+        _set_fitted(self, {**fitted, "net_": net})
 
     def score_samples(self, X):
         """Opposite of the squared distance to the centre (higher = more normal).
@@ -575,7 +629,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
         _check_float32_range(X)
-        return self._score_samples(X)
+        return score_pixels(self.net_.module_, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -584,9 +638,34 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         return tags
 
 
-_HISTORY_KEYS = (
-    "epoch", "train_loss", "train_loss_best", "radius", "center_shift", "outside_frac", "lr", "dur",
+# Everything fit sets; fit swaps them in together, or restores the previous ones.
+_FITTED_ATTRIBUTES = (
+    "n_features_in_", "feature_names_in_", "net_", "center_", "radius_", "offset_", "n_iter_",
+    "history_",
 )
+
+
+def _set_fitted(estimator, fitted):
+    """Replace all fitted attributes of ``estimator`` by ``fitted`` (absent ones are removed)."""
+    state = vars(estimator)
+    for key in _FITTED_ATTRIBUTES:
+        state.pop(key, None)
+    state.update(fitted)
+
+
+def _statistical_phase(module, X_sample, nu):
+    """Phase 1: encoder statistics, centre and radius of ``module`` from ``X_sample``."""
+    mean = X_sample.mean(axis=0, dtype=np.float64)
+    scale = X_sample.std(axis=0, dtype=np.float64)
+    scale[~(scale > _MIN_SCALE)] = 1.0
+    with torch.no_grad():
+        module.encoder.mean0.copy_(torch.as_tensor(mean))
+        module.encoder.scale0.copy_(torch.as_tensor(scale))
+        emb = map_batches(module, module, X_sample).to(module.center.device)
+        center = initial_center(emb)
+        module.center.copy_(center)
+        dist2 = squared_distance(emb, center)
+        module.radius2.fill_(radius2_from_quantile(dist2.cpu().numpy(), nu))
 
 
 def _silent(*args, **kwargs):
@@ -602,30 +681,3 @@ def _check_float32_range(X):
                 f"Input values exceed float32 range (|x| > {limit:.3g}), which the "
                 "network computes in; rescale the data (e.g. divide by a constant)."
             )
-
-
-def _dist2_float64(module, X):
-    """``module.dist2`` computed in float64 on the CPU, for the rows that overflow float32."""
-    module64 = copy.deepcopy(module).to("cpu", torch.float64)
-    with torch.inference_mode():
-        return module64.dist2(torch.as_tensor(np.asarray(X, dtype=np.float64))).numpy()
-
-
-def _resolve_device(device):
-    """Turn the ``device`` parameter into a torch device string, or raise ValueError."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'auto'."
-        ) from exc
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'auto'.")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this machine; "
-            "use device='cpu' or device='auto'."
-        )
-    return device

@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from ._hypersphere import squared_distance
+
 
 class StatEncoder(nn.Module):
     """Per-band standardisation ``(x - mean) / scale`` with trainable statistics.
@@ -50,7 +52,7 @@ class DeepSVDDModule(nn.Module):
     onto the centre ``c``): with biases, zero weights and a bias equal to
     ``c`` give zero loss for every input. Without biases a constant output
     can only be zero, and the centre is kept away from zero (see
-    ``_push_from_zero``), so the collapse is not reachable. One caveat:
+    ``_hypersphere.initial_center``), so the collapse is not reachable. One caveat:
     when the encoder's statistics are trainable (``freeze_encoder=False``)
     the trainable mean acts like a bias of the first layer. Its offset is
     measured in units of the data's scale and is under weight decay, which
@@ -93,15 +95,5 @@ class DeepSVDDModule(nn.Module):
 
     def dist2(self, x):
         """Squared distance of the embeddings of ``x`` to the centre."""
-        return ((self(x) - self.center) ** 2).sum(dim=1)
+        return squared_distance(self(x), self.center)
 
-
-def _push_from_zero(center, eps):
-    """Move centre coordinates with ``|c_i| < eps`` to ``+-eps`` (Ruff et al.).
-
-    A coordinate near zero can be matched by zero weights, which is the
-    first step towards the collapsed solution. Exact zeros go to ``+eps``.
-    """
-    small = center.abs() < eps
-    signs = torch.where(center < 0, -1.0, 1.0).to(center.dtype)
-    return torch.where(small, signs * eps, center)

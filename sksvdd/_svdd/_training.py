@@ -1,34 +1,35 @@
-"""Phase-2 training machinery: the skorch net, the Deep SVDD loss and its callbacks.
+"""Phase-2 training machinery: the skorch net, its datasets and its callbacks.
 
 The public estimator (:class:`sksvdd.DeepSVDDDetector`) owns an instance of
-:class:`SVDDNet` as ``net_``; nothing here is public API.
+:class:`SVDDNet` as ``net_``; nothing here is public API. The algorithm's
+pieces (distance, centre, radius, loss) live in :mod:`._hypersphere`.
 """
 
 import math
 
 import numpy as np
 import torch
+from sklearn.utils import assert_all_finite
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
 from torch import nn
 
-# Centre coordinates closer to zero than this are pushed out (Ruff et al. use 0.1).
-CENTER_EPS = 0.1
+from ._hypersphere import radius2_from_quantile, squared_distance, svdd_loss, update_center_
 
-
-def svdd_loss(dist2, radius2, nu, objective):
-    """Deep SVDD objective on a batch of squared distances.
-
-    ``one-class``: ``mean(d)``; ``soft-boundary``:
-    ``R^2 + (1 / nu) * mean(max(0, d - R^2))`` with ``d = ||phi(x) - c||^2``.
-    """
-    if objective == "one-class":
-        return dist2.mean()
-    return radius2 + torch.clamp(dist2 - radius2, min=0).mean() / nu
+# An epoch whose loss exceeds this multiple of the loss of the weights training started
+# from has run away (a far too large lr), even when every value stays finite.
+RUNAWAY_FACTOR = 1e3
+# Training pixels whose distances are checked for a collapse at the end of every epoch.
+_PROBE_ROWS = 256
+# Distances whose spread is below this fraction of their size count as all equal.
+_CONSTANT_RTOL = 1e-6
+# Distances below this fraction of their size at the start of training count as zero.
+_VANISHED_RTOL = 1e-9
 
 
 class SVDDLoss(nn.Module):
-    """Criterion module wrapping :func:`svdd_loss` for skorch."""
+    """Criterion module wrapping :func:`~._hypersphere.svdd_loss` for skorch."""
 
     def __init__(self, nu=0.1, objective="soft-boundary"):
         super().__init__()
@@ -44,18 +45,36 @@ class SVDDNet(NeuralNet):
 
     There is no target: ``y`` is ignored and the loss reads the centre and
     radius from the module's buffers, so both travel with its state dict.
-    Training batches come from :class:`ShuffledBatches` instead of a
-    DataLoader, and the batch's distances are handed to
-    :class:`HypersphereTracker` instead of being computed twice (both found
-    with py-spy, see ``benchmarks/speed.py``).
+    A training step returns the batch's squared distances with the loss and
+    the embeddings, so that callbacks (:class:`HypersphereTracker`,
+    :class:`DivergenceGuard`) receive them in ``on_batch_end(..., dist2=...)``
+    instead of computing them again. Training batches come from
+    :class:`ShuffledBatches` instead of a DataLoader.
     """
 
+    def train_step_single(self, batch, **fit_params):
+        """Forward, loss and backward of one training batch.
+
+        Returns
+        -------
+        step : dict
+            skorch's ``{"loss": loss, "y_pred": embeddings}`` plus
+            ``"dist2"``, the batch's squared distances to the centre
+            (detached). skorch passes the dict to ``on_batch_end``.
+        """
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        dist2, loss = self._objective(y_pred)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred, "dist2": dist2.detach()}
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        module = self.module_
-        dist2 = ((y_pred - module.center) ** 2).sum(dim=1)
-        if training:
-            self._batch_dist2 = dist2.detach()  # taken by HypersphereTracker.on_batch_end
-        return self.criterion_(dist2, module.radius2)
+        return self._objective(y_pred)[1]
+
+    def _objective(self, y_pred):
+        dist2 = squared_distance(y_pred, self.module_.center)
+        return dist2, self.criterion_(dist2, self.module_.radius2)
 
     def get_iterator(self, dataset, training=False):
         if not training:
@@ -90,10 +109,11 @@ class ShuffledBatches:
 
 
 class PixelDataset(torch.utils.data.Dataset):
-    """Float32 pixels served a whole batch at a time.
+    """Float32 pixels in memory, served a whole batch at a time.
 
     ``__getitems__`` fetches a batch with one fancy-index operation
-    (:class:`ShuffledBatches` calls it with an index tensor).
+    (:class:`ShuffledBatches` calls it with an index tensor); ``slice``
+    returns a run of pixels without a copy (the scoring passes of ``fit``).
     """
 
     def __init__(self, X):
@@ -108,9 +128,12 @@ class PixelDataset(torch.utils.data.Dataset):
     def __getitems__(self, indices):
         return self.X[torch.as_tensor(indices)], None
 
+    def slice(self, start, stop):
+        return self.X[start:stop].numpy()
+
 
 class PixelSubset(torch.utils.data.Dataset):
-    """The pixels ``indices`` of a :class:`PixelDataset` (or its streaming twin).
+    """The pixels ``indices`` of a pixel dataset (:class:`PixelDataset` or another).
 
     Like ``torch.utils.data.Subset``, but batches are fetched with the
     dataset's own ``__getitems__`` in one call.
@@ -128,6 +151,59 @@ class PixelSubset(torch.utils.data.Dataset):
 
     def __getitems__(self, indices):
         return self.dataset.__getitems__(self.indices[np.asarray(indices, dtype=np.int64)])
+
+
+class CheckedPixels(torch.utils.data.Dataset):
+    """A user's pixel Dataset as ``fit`` reads it: every read checked to be finite.
+
+    Wraps a dataset that follows the protocol of ``DeepSVDDDetector.fit``
+    (``__len__`` and ``__getitems__(indices) -> (float32 tensor, None)``)
+    and gives it the optional reads it may lack: ``take(sorted_indices)``
+    (the phase-1 sample, in the stored dtype when the dataset offers
+    ``take``) and ``slice(start, stop)`` (the scoring passes, contiguous
+    when the dataset offers ``slice``). Every batch and chunk read is
+    checked for NaN and infinity (ValueError naming ``X``), so a bad pixel
+    stops ``fit`` at the first read that meets it.
+    """
+
+    def __init__(self, dataset, estimator_name="DeepSVDDDetector"):
+        self.dataset = dataset
+        self.estimator_name = estimator_name
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return self.dataset[i]
+
+    def __getitems__(self, indices):
+        if hasattr(self.dataset, "__getitems__"):
+            batch, _ = self.dataset.__getitems__(indices)
+        else:  # a map-style Dataset with __getitem__ only
+            batch = torch.stack([torch.as_tensor(self.dataset[int(i)][0]) for i in indices])
+        self._check(batch)
+        return batch, None
+
+    def take(self, indices):
+        """Pixels ``indices`` (sorted) as a NumPy array, in the stored dtype where possible."""
+        if hasattr(self.dataset, "take"):
+            return np.asarray(self.dataset.take(indices))
+        return self.__getitems__(indices)[0].cpu().numpy()
+
+    def slice(self, start, stop):
+        """Pixels ``start:stop`` as a NumPy array."""
+        if hasattr(self.dataset, "slice"):
+            chunk = np.asarray(self.dataset.slice(start, stop))
+            self._check(chunk)
+            return chunk
+        return self.__getitems__(np.arange(start, stop))[0].cpu().numpy()
+
+    def _check(self, batch):
+        if isinstance(batch, torch.Tensor):
+            if bool(torch.isfinite(batch).all()):
+                return
+            batch = batch.cpu().numpy()
+        assert_all_finite(batch, input_name="X", estimator_name=self.estimator_name)
 
 
 class HypersphereTracker(Callback):
@@ -158,18 +234,14 @@ class HypersphereTracker(Callback):
         self._dists = []
         self._center_start = net.module_.center.detach().clone()
 
-    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+    def on_batch_end(self, net, training=False, y_pred=None, dist2=None, **kwargs):
         if not training:
             return
-        module = net.module_
-        with torch.no_grad():
-            emb = y_pred.detach()
-            dist2 = net.__dict__.pop("_batch_dist2", None)  # left by SVDDNet.get_loss
-            if dist2 is None:
-                dist2 = ((emb - module.center) ** 2).sum(dim=1)
-            self._dists.append(dist2)
-            if self.center_ema > 0:
-                module.center.lerp_(emb.mean(dim=0), self.center_ema)
+        # dist2: the batch's distances, returned by SVDDNet.train_step_single.
+        self._dists.append(dist2)
+        if self.center_ema > 0:
+            with torch.no_grad():
+                update_center_(net.module_.center, y_pred.detach(), self.center_ema)
 
     def on_epoch_end(self, net, **kwargs):
         module = net.module_
@@ -188,14 +260,18 @@ class HypersphereTracker(Callback):
 
 
 class TrainingDivergedWarning(RuntimeWarning):
-    """Phase 2 met a non-finite loss or weights; training stopped at the last good state.
+    """Phase 2 diverged; training stopped at the last good state.
 
-    Warned by :meth:`DeepSVDDDetector.fit <sksvdd.DeepSVDDDetector.fit>` at
-    the first non-finite batch loss (or non-finite weights after an epoch)
-    of the gradient phase, usually caused by a far too large ``lr`` or by
-    unscaled input. The weights of the last finite epoch (or of phase 1)
-    are restored, so the detector is fitted and usable; the message says
-    where training stopped and what to change. It is a ``RuntimeWarning``:
+    Warned by :meth:`DeepSVDDDetector.fit <sksvdd.DeepSVDDDetector.fit>`
+    when the gradient phase diverges, usually because ``lr`` is far too
+    large or the input is not scaled: at the first non-finite batch loss
+    (or non-finite weights after an epoch), when an epoch's loss runs away
+    (more than 1000 times the loss of the weights training started from,
+    even if it stays finite), or when the training pixels' distances to the
+    centre collapse to one value (every score the same). The weights of the
+    last good epoch (or of phase 1) are restored, so the detector is fitted
+    and usable; the message says what happened, where training stopped and
+    what to change. It is a ``RuntimeWarning``:
     turn it into an error with :func:`warnings.simplefilter`.
 
     See Also
@@ -231,59 +307,118 @@ class TrainingDivergedWarning(RuntimeWarning):
     """
 
 
-class FiniteGuard(Callback):
-    """Stop phase 2 at the first non-finite batch loss or module state, keeping good weights.
+class DivergenceGuard(Callback):
+    """Stop phase 2 when it diverges, and keep weights and history consistent.
 
     A copy of the module's state dict (weights, encoder statistics, centre
     and radius) is kept from the start of training and after every epoch
-    whose state is finite. At the first non-finite training-batch loss, or
-    non-finite state at the end of an epoch, that copy is restored and
-    ``KeyboardInterrupt`` is raised, which skorch's ``partial_fit`` catches
-    to end training cleanly (``on_train_end`` still runs, so early stopping
-    may restore an even better epoch). ``diverged_`` is then
-    ``(epoch, batch)`` (batch ``None`` when found at the epoch end) and
+    that ends in a good state. Training has diverged when
+
+    - ``"non-finite"``: a training batch's loss is not finite, or the state
+      is not finite at the end of an epoch;
+    - ``"runaway"``: an epoch's loss exceeds ``RUNAWAY_FACTOR`` times the
+      loss of the first batch, i.e. of the weights training started from
+      (a far too large ``lr`` can drive the loss up by many orders of
+      magnitude while every value stays finite);
+    - ``"collapse"``: at the end of an epoch the distances of up to
+      ``_PROBE_ROWS`` training pixels (the first ones trained on) are all
+      nearly equal, or all nearly zero, although they were not at the start
+      (every pixel would get the same score).
+
+    The copy is then restored and ``KeyboardInterrupt`` raised, which
+    skorch's ``partial_fit`` catches to end training cleanly
+    (``on_train_end`` still runs, so early stopping may restore an even
+    better epoch). ``diverged_`` is then ``(epoch, batch)`` (batch ``None``
+    when found at the epoch end), ``reason_`` one of the names above,
+    ``loss_ratio_`` the runaway epoch's loss over the starting loss, and
     ``last_good_epoch_`` the epoch whose state was restored (0: phase 1).
     The caller reports it; this callback does not warn.
+
+    When training ends inside an epoch for any other reason (Ctrl-C, or a
+    callback raising ``KeyboardInterrupt`` mid-epoch), the state of the last
+    completed epoch is restored at ``on_train_end``, so that the weights are
+    those of the history's last complete epoch.
     """
 
     def on_train_begin(self, net, **kwargs):
         self.diverged_ = None
+        self.reason_ = None
+        self.loss_ratio_ = None
         self.last_good_epoch_ = len(net.history)
         self._good_state = _copy_state(net.module_)
+        self._in_epoch = False
+        self._start_loss = None
+        self._probe, self._probe_dist2 = [], []
 
     def on_epoch_begin(self, net, **kwargs):
         self._batch = 0
+        self._in_epoch = True
 
-    def on_batch_end(self, net, training=False, loss=None, **kwargs):
+    def on_batch_end(self, net, batch=None, training=False, loss=None, dist2=None, **kwargs):
         if not training:
             return
         self._batch += 1
         # skorch has just recorded this batch's loss.item() in the history:
         # reading that float is cheaper than another tensor operation.
         recorded = net.history[-1, "batches", -1].get("train_loss")
-        if recorded is not None:
-            finite = math.isfinite(recorded)
-        else:
-            finite = loss is None or bool(torch.isfinite(loss.detach()).all())
-        if not finite:
-            self._stop(net, self._batch)
+        if recorded is None and loss is not None:
+            recorded = float(loss.detach())
+        if recorded is not None and not math.isfinite(recorded):
+            self._stop(net, self._batch, "non-finite")
+        if self._start_loss is None:
+            self._start_loss = recorded
+        if dist2 is not None and batch is not None:
+            self._keep_probe(batch[0], dist2)
 
     def on_epoch_end(self, net, **kwargs):
-        if not all(bool(torch.isfinite(t).all()) for t in net.module_.state_dict().values()):
-            self._stop(net, None)
-        self._good_state = _copy_state(net.module_)
+        module = net.module_
+        if not all(bool(torch.isfinite(t).all()) for t in module.state_dict().values()):
+            self._stop(net, None, "non-finite")
+        loss = net.history[-1].get("train_loss")
+        if loss is not None and self._start_loss is not None and self._start_loss > 0:
+            ratio = loss / self._start_loss
+            if ratio > RUNAWAY_FACTOR:
+                self.loss_ratio_ = ratio
+                self._stop(net, None, "runaway")
+        if self._probe and _collapsed(module, self._probe, self._probe_dist2):
+            self._stop(net, None, "collapse")
+        self._good_state = _copy_state(module)
         self.last_good_epoch_ = len(net.history)
+        self._in_epoch = False
 
-    def _stop(self, net, batch):
+    def on_train_end(self, net, **kwargs):
+        if self._in_epoch:
+            net.module_.load_state_dict(self._good_state)
+
+    def _keep_probe(self, X, dist2):
+        """Keep the first ``_PROBE_ROWS`` training pixels and their distances at the start."""
+        have = sum(len(x) for x in self._probe)
+        if have < _PROBE_ROWS:
+            take = _PROBE_ROWS - have
+            self._probe.append(X[:take].detach().clone())
+            self._probe_dist2.append(dist2[:take].detach().clone())
+
+    def _stop(self, net, batch, reason):
         net.module_.load_state_dict(self._good_state)
         self.diverged_ = (len(net.history), batch)
+        self.reason_ = reason
         raise KeyboardInterrupt
+
+
+def _collapsed(module, probe, start_dist2):
+    """Whether the probe pixels' distances became all equal or all ~0 (and were not at first)."""
+    start = torch.cat(start_dist2).double()
+    spread = float(start.max() - start.min())
+    if not spread > _CONSTANT_RTOL * float(start.abs().max()):
+        return False  # e.g. identical pixels: nothing to judge
+    with torch.no_grad():
+        x = torch.cat(probe).to(module.center.device)
+        now = module.dist2(x).double()
+    size = float(now.abs().max())
+    equal = float(now.max() - now.min()) <= _CONSTANT_RTOL * size
+    vanished = size <= _VANISHED_RTOL * float(start.max())
+    return equal or vanished
 
 
 def _copy_state(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-def radius2_from_quantile(dist2, nu):
-    """``R^2`` as the ``(1 - nu)`` quantile of squared distances (NumPy, float64)."""
-    return float(np.quantile(np.asarray(dist2, dtype=np.float64), 1 - nu))

@@ -3,12 +3,13 @@
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils import resolve_device
+from ._ring import _reflect_index, ring_median, ring_median_torch
 from ._validation import check_images, restore_layout
 
 # The largest window accepted: the ring's cost grows with its area, and a ring
@@ -131,9 +132,7 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         self._check_windows()
         images, _ = check_images(X, owner=type(self).__name__)
         if self.device is not None:
-            from .._utils import resolve_device
-
-            resolve_device(self.device)
+            resolve_device(self.device, context=type(self).__name__)
         self.n_bands_in_ = images[0].shape[2]
         return self
 
@@ -161,7 +160,7 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         if self.device is not None:
             return _residual_torch(image, outer, inner, self.background, self.device)
         if self.background == "median":  # an order statistic: selected in the input's dtype
-            ring = _ring_median(image, outer, inner, self.n_jobs)
+            ring = ring_median(image, outer, inner, n_jobs=self.n_jobs)
             return (image.astype(np.float64) - ring).astype(image.dtype, copy=False)
         image64 = image.astype(np.float64)
         ring = (_box_sum(image64, outer) - _box_sum(image64, inner)) / (outer**2 - inner**2)
@@ -198,86 +197,28 @@ def _box_sum(cube, size):
     return ndimage.correlate1d(rows, weights, axis=1, mode="reflect")
 
 
-def _ring_median(cube, outer, inner, n_jobs=None):
-    """Per band, the median of the ring between the ``outer`` and ``inner`` squares.
-
-    The ring holds ``outer**2 - inner**2`` pixels, an even number: as
-    :func:`scipy.ndimage.median_filter` does, the upper of the two middle
-    values is taken (an order statistic, so tiles of an image give the same
-    result as the whole image). Bands are independent: with ``n_jobs`` they
-    are split over threads (scipy releases the GIL), with the same result.
-    """
-    footprint = np.ones((outer, outer, 1), dtype=bool)
-    start = (outer - inner) // 2
-    footprint[start : start + inner, start : start + inner] = False
-    n_chunks = min(effective_n_jobs(n_jobs), cube.shape[2])
-    if n_chunks <= 1:
-        return ndimage.median_filter(cube, footprint=footprint, mode="reflect")
-    out = np.empty_like(cube)
-    bounds = np.linspace(0, cube.shape[2], n_chunks + 1).astype(int)
-
-    def fill(lo, hi):
-        out[:, :, lo:hi] = ndimage.median_filter(
-            cube[:, :, lo:hi], footprint=footprint, mode="reflect"
-        )
-
-    Parallel(n_jobs=n_chunks, prefer="threads")(
-        delayed(fill)(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])
-    )
-    return out
-
-
 def _residual_torch(image, outer, inner, background, device):
     """The residual computed with torch on ``device``, returned as a NumPy array."""
     import torch
 
-    from .._utils import resolve_device
-
-    x = torch.as_tensor(image, device=resolve_device(device))
-    offsets = [
-        (dr, dc)
-        for dr in range(outer)
-        for dc in range(outer)
-        if not (abs(dr - outer // 2) <= inner // 2 and abs(dc - outer // 2) <= inner // 2)
-    ]
-    padded = _pad_symmetric(x, outer // 2)
-    rows, cols = x.shape[:2]
+    x = torch.as_tensor(image, device=resolve_device(device, context="DualWindowResidual"))
     if background == "median":
-        ring = torch.empty_like(x)
-        rank = len(offsets) // 2 + 1  # kthvalue is 1-based: the upper middle value
-        step = max(1, (1 << 22) // max(1, cols * x.shape[2] * len(offsets)))
-        for r0 in range(0, rows, step):
-            r1 = min(rows, r0 + step)
-            stack = torch.stack(
-                [padded[r0 + dr : r1 + dr, dc : dc + cols] for dr, dc in offsets], dim=-1
-            )
-            ring[r0:r1] = stack.kthvalue(rank, dim=-1).values
+        ring = ring_median_torch(x, outer, inner)
         residual = x.double() - ring.double()
     else:
+        rows, cols = x.shape[:2]
         x64 = x.double()
-        padded64 = padded.double()
+        padded = x64
+        for axis in (0, 1):
+            index = _reflect_index(x.shape[axis], outer // 2)
+            padded = padded.index_select(axis, torch.as_tensor(index, device=x.device))
         total = torch.zeros_like(x64)
-        for dr, dc in offsets:
-            total += padded64[dr : dr + rows, dc : dc + cols]
-        residual = x64 - total / len(offsets)
+        ring_pixels = 0
+        for dr in range(outer):
+            for dc in range(outer):
+                if max(abs(dr - outer // 2), abs(dc - outer // 2)) <= inner // 2:
+                    continue  # the guard square
+                total += padded[dr : dr + rows, dc : dc + cols]
+                ring_pixels += 1
+        residual = x64 - total / ring_pixels
     return residual.to(x.dtype).cpu().numpy()
-
-
-def _pad_symmetric(x, width):
-    """Pad the first two axes by ``width`` as scipy's ``mode="reflect"`` does.
-
-    The edge pixel is repeated (``d c b a | a b c d``) and, for widths
-    beyond the image, the mirrored image is mirrored again (period ``2 n``).
-    """
-    import torch
-
-    for axis in (0, 1):
-        index = _reflect_index(x.shape[axis], width)
-        x = x.index_select(axis, torch.as_tensor(index, device=x.device))
-    return x
-
-
-def _reflect_index(n, width):
-    """Source indices of a length-``n`` axis padded by ``width`` on both sides."""
-    j = np.arange(-width, n + width) % (2 * n)
-    return np.where(j >= n, 2 * n - 1 - j, j)

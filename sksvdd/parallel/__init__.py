@@ -205,10 +205,12 @@ def predict_cube(estimator, cube, *, chunks="auto"):
 def fit_out_of_core(estimator, data, *, chunk_rows=_CHUNK_ROWS):
     """Fit a DeepSVDDDetector on pixels read from disk in batches.
 
-    Gives the same fitted detector, with bit-identical scores, as
-    ``estimator.fit(X)`` where ``X`` is ``data`` loaded in memory as pixels,
-    while holding only a sample, one mini-batch and one chunk of pixels at a
-    time:
+    Wraps ``data`` in a pixel Dataset and calls ``estimator.fit`` on it (see
+    the Dataset protocol of :meth:`DeepSVDDDetector.fit
+    <sksvdd.DeepSVDDDetector.fit>`). This gives the same fitted detector,
+    with bit-identical scores, as ``estimator.fit(X)`` where ``X`` is
+    ``data`` loaded in memory as pixels, while holding only a sample, one
+    mini-batch and one chunk of pixels at a time:
 
     1. Statistical phase: the same pixel sample as ``fit``, drawn with the
        same generator (``check_random_state(random_state).choice(n_pixels,

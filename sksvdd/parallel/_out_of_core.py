@@ -1,24 +1,21 @@
 """Out-of-core fitting for :mod:`sksvdd.parallel`: a Deep SVDD fit on pixels read in batches.
 
-:func:`_fit_out_of_core` is ``fit_out_of_core``: it reproduces
-``DeepSVDDDetector.fit`` while :class:`_PixelReader` reads the sampled
-pixels, each mini-batch (through :class:`_StreamedPixels`, the net's
-dataset) and the threshold pass's chunks from a NumPy array, memmap, HDF5
-dataset, zarr or Dask array.
+:func:`_fit_out_of_core` is ``fit_out_of_core``: it wraps an out-of-core
+array (NumPy array, memmap, HDF5 dataset, zarr or Dask array) in
+:class:`_StreamedPixels`, a pixel Dataset as ``DeepSVDDDetector.fit``
+accepts, and fits the detector on it; :class:`_PixelReader` reads the
+pixels.
 """
 
 from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.utils import assert_all_finite, check_random_state
-from sklearn.utils.validation import validate_data
 
-from .._base import offset_from_scores
 from .._svdd._detector import DeepSVDDDetector
 from ._blocks import _MemmapFile, _require_dask, da, h5py
 
-# Pixels read and scored at a time by fit_out_of_core's threshold pass: a
+# Pixels read and scored at a time by fit_out_of_core's scoring passes: a
 # multiple of the detector's scoring batch (2048), 16 MiB of float32 at 64 bands.
 _CHUNK_ROWS = 65536
 
@@ -33,36 +30,7 @@ def _fit_out_of_core(estimator, data, chunk_rows):
         )
     if not isinstance(chunk_rows, Integral) or isinstance(chunk_rows, bool) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive integer; got {chunk_rows!r}.")
-    estimator._validate_params()
-    pixels = _PixelReader(data)
-    n = pixels.n_pixels
-
-    # The same draws, in the same order, as DeepSVDDDetector.fit.
-    rng = check_random_state(estimator.random_state)
-    sample = rng.choice(n, size=min(estimator.sample_n, n), replace=False)
-    # A warm start (where the detector supports it) keeps the fitted features, as fit does.
-    warm = hasattr(estimator, "_warm") and estimator._warm()
-    X_sample = validate_data(
-        estimator, pixels.take(np.sort(sample)), dtype=[np.float32, np.float64], reset=not warm
-    )
-    def score_all():
-        return _score_in_chunks(estimator, pixels, chunk_rows)
-
-    estimator._fit_phases(X_sample, _StreamedPixels(pixels), rng, score_all)
-    estimator.offset_ = offset_from_scores(score_all(), estimator.contamination)
-    return estimator
-
-
-def _score_in_chunks(estimator, pixels, chunk_rows):
-    """``_score_samples`` of every pixel of a :class:`_PixelReader`, ``chunk_rows`` at a time."""
-    n = pixels.n_pixels
-    scores = np.empty(n, dtype=np.float64)
-    for start in range(0, n, chunk_rows):
-        stop = min(start + chunk_rows, n)
-        chunk = np.ascontiguousarray(pixels.slice(start, stop), dtype=np.float32)
-        assert_all_finite(chunk, input_name="X", estimator_name=type(estimator).__name__)
-        scores[start:stop] = estimator._score_samples(chunk)
-    return scores
+    return estimator.fit(_StreamedPixels(_PixelReader(data), chunk_rows))
 
 
 class _PixelReader:
@@ -134,15 +102,20 @@ class _PixelReader:
 
 
 class _StreamedPixels(torch.utils.data.Dataset):
-    """Float32 mini-batches read from a :class:`_PixelReader`: the streaming PixelDataset.
+    """Pixels of a :class:`_PixelReader` as a Dataset for ``DeepSVDDDetector.fit``.
 
-    Same protocol as :class:`sksvdd._svdd._training.PixelDataset` (``__getitems__``
-    returns ``(batch, None)`` for :class:`~sksvdd._svdd._training.ShuffledBatches`), so
-    the net sees the same tensors as with in-memory pixels.
+    Implements the Dataset protocol documented in ``DeepSVDDDetector.fit``:
+    ``__getitems__`` returns ``(float32 batch, None)`` (pixels read in
+    increasing order, which HDF5 requires and disks prefer, then put back in
+    the requested order), ``take`` reads the phase-1 sample in the stored
+    dtype, ``slice`` a contiguous run for the scoring passes, ``chunk_rows``
+    pixels at a time. The net sees the same tensors as with in-memory pixels.
+    ``fit`` checks every read for non-finite values.
     """
 
-    def __init__(self, pixels):
+    def __init__(self, pixels, chunk_rows=_CHUNK_ROWS):
         self.pixels = pixels
+        self.chunk_rows = chunk_rows
 
     def __len__(self):
         return self.pixels.n_pixels
@@ -155,5 +128,10 @@ class _StreamedPixels(torch.utils.data.Dataset):
         order = np.argsort(indices, kind="stable")
         batch = np.empty((len(indices), self.pixels.n_bands), dtype=np.float32)
         batch[order] = self.pixels.take(indices[order])
-        assert_all_finite(batch, input_name="X", estimator_name="DeepSVDDDetector")
         return torch.from_numpy(batch), None
+
+    def take(self, indices):
+        return self.pixels.take(np.asarray(indices, dtype=np.intp))
+
+    def slice(self, start, stop):
+        return self.pixels.slice(start, stop)

@@ -7,6 +7,7 @@ need it.
 
 import numpy as np
 
+from .._svdd._history import public_row
 from ..datasets import pixels_to_image
 
 # Centres of the red, green and blue channels of a true-colour rendering (nm).
@@ -52,17 +53,21 @@ def _stretch_bands(cube, bands, lo, hi):
 
 
 def _history_columns(history):
-    """Per-epoch arrays ``epoch``, ``loss``, ``radius``, ``outside_frac`` from a history."""
+    """Per-epoch arrays ``epoch``, ``loss``, ``radius``, ``outside_frac`` from a history.
+
+    ``history`` is ``DeepSVDDDetector.history_`` or the net's skorch history
+    (``net_.history``), whose names are read as ``history_``'s.
+    """
     rows = list(history) if history is not None else []
-    if not rows or not all(hasattr(row, "get") for row in rows):
+    if not rows or not all(hasattr(row, "items") for row in rows):
         raise ValueError(
             "history must be a non-empty list of per-epoch dicts (DeepSVDDDetector.history_); "
             "it is empty when the detector was fitted with max_epochs=0."
         )
+    rows = [public_row(row) for row in rows]
     columns = {"epoch": [row.get("epoch", i + 1) for i, row in enumerate(rows)]}
     for key in ("loss", "radius", "outside_frac"):
-        values = [row.get(key, row.get("train_loss")) if key == "loss" else row.get(key)
-                  for row in rows]
+        values = [row.get(key) for row in rows]
         if any(value is None for value in values):
             raise ValueError(f"history has epochs without {key!r}; every dict needs it.")
         columns[key] = np.asarray(values, dtype=np.float64)

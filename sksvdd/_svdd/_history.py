@@ -1,0 +1,52 @@
+"""The names of the per-epoch training history, in one place.
+
+skorch records phase 2 in ``net_.history`` under its own names
+(``train_loss``, ``train_loss_best``); ``DeepSVDDDetector.history_`` uses
+shorter ones. :data:`HISTORY_KEYS` is the only mapping between the two: the
+detector, persistence, plotting and monitoring all go through it.
+"""
+
+# skorch's key in net_.history -> key in DeepSVDDDetector.history_, in history_'s order.
+HISTORY_KEYS = {
+    "epoch": "epoch",
+    "train_loss": "loss",
+    "train_loss_best": "loss_best",
+    "radius": "radius",
+    "center_shift": "center_shift",
+    "outside_frac": "outside_frac",
+    "lr": "lr",
+    "dur": "dur",
+}
+_SKORCH_KEYS = {public: skorch for skorch, public in HISTORY_KEYS.items()}
+
+
+def public_key(key):
+    """The ``history_`` name of a skorch history key (other keys unchanged)."""
+    return HISTORY_KEYS.get(key, key)
+
+
+def public_row(row):
+    """A history row (from ``net_.history`` or ``history_``) with ``history_``'s names."""
+    return {public_key(key): value for key, value in row.items()}
+
+
+def history_from_net(history):
+    """``history_`` from a skorch History: the known keys, renamed, ``loss_best`` a bool."""
+    rows = []
+    for row in history:
+        out = {HISTORY_KEYS[key]: row[key] for key in HISTORY_KEYS if key in row}
+        out["loss_best"] = bool(out.get("loss_best", False))
+        rows.append(out)
+    return rows
+
+
+def net_history(rows):
+    """A skorch History whose epochs hold ``rows`` (``history_``) under skorch's names."""
+    from skorch.history import History
+
+    history = History()
+    for row in rows:
+        history.new_epoch()
+        for key, value in row.items():
+            history.record(_SKORCH_KEYS.get(key, key), value)
+    return history
