@@ -21,6 +21,8 @@ from sklearn.metrics import (
 
 from ._utils import check_mask
 
+__all__ = ["anomaly_scorer", "detection_report", "format_table", "summarize_scenes"]
+
 # Metrics computed from the continuous scores (threshold-free rankings).
 _RANKING_METRICS = {
     "roc_auc": roc_auc_score,

@@ -29,6 +29,8 @@ from skorch.callbacks.logging import filter_log_keys
 from ._svdd._history import public_key
 from ._utils import final_estimator
 
+__all__ = ["TensorBoardLogger", "best_epoch", "progress_bar"]
+
 # Distinguishes runs started by one process within the same second.
 _RUN_COUNTER = itertools.count()
 

@@ -48,15 +48,15 @@ def save(estimator, path):
     attributes) and safetensors (arrays and network weights); it holds no
     pickle. Supported: :class:`DeepSVDDDetector`, :class:`RXDetector`,
     :class:`BandpassByWavelength`, :class:`PerPixelUnitNorm`,
-    :class:`DualWindowResidual`, and
+    :class:`DualWindowResidual`,
     :class:`~sklearn.pipeline.Pipeline` objects made of them and of
     scikit-learn's ``StandardScaler``, ``MinMaxScaler``, ``Normalizer`` and
-    ``PCA``. The file is written atomically: ``path`` is either left as it
+    ``PCA``, and :class:`ImageDetector` objects made of those. The file is written atomically: ``path`` is either left as it
     was or holds the complete new file.
 
     Parameters
     ----------
-    estimator : estimator or Pipeline
+    estimator : estimator, Pipeline or ImageDetector
         A fitted (or unfitted) supported estimator.
     path : str or path-like
         The file to write (conventionally ``*.sksvdd``). Its directory must

@@ -88,7 +88,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         computed again without them, and phase 2 never trains on them, so
         the network cannot learn to pull them into the sphere. They are
         still scored, and ``offset_`` is fitted on all training pixels.
-        ``0`` uses every pixel. See Notes for the measured effect.
+        ``0`` uses every pixel. See Notes.
     freeze_encoder : bool, default=False
         Keep the encoder statistics fixed in phase 2. ``False`` lets them be
         fine-tuned (the tutorial's "unfreeze").
@@ -178,22 +178,17 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
     Choice of the training defaults: the detector is fitted on the scene it
     scores, anomalies included, and the gradient phase pulls every training
-    pixel towards the centre. Trained hard (``lr=1e-3``, 30 epochs) it
-    learns to pull the scene's own anomalies in too: on the nine
-    development scenes the mean pixel AUROC fell from 0.85 after phase 1
-    alone to 0.72. The defaults (``lr=1e-5``, 10 epochs) make phase 2 a
-    fine-tune of the statistical initialisation, which measured best
-    (mean AUROC 0.91; see ``benchmarks/README.md``).
-    On clean training data (only normal pixels) longer training is safe.
+    pixel towards the centre. Trained hard (large ``lr``, many epochs) it
+    learns to pull the scene's own anomalies in too, and detection gets
+    worse than after phase 1 alone. The defaults (``lr=1e-5``, 10 epochs)
+    make phase 2 a fine-tune of the statistical initialisation. The
+    measurements behind these choices are in ``benchmarks/README.md``.
 
-    Robust statistics (``trim_fraction``): on the same scenes, with the
-    default :class:`~sksvdd.DualWindowResidual` before the detector,
-    leaving out the 2% most outlying pixels raised the mean pixel AUROC
-    from 0.962 to 0.966 (three seeds; the gain held for each), and with it
-    the statistical phase alone (``max_epochs=0``) measures 0.95, well above
-    global RX (0.925). 1% to 5% measured alike (``benchmarks/options.py``).
-    On clean training data set ``trim_fraction=0``: every pixel is then
-    normal and worth training on.
+    Robust statistics (``trim_fraction``): the most outlying pixels after
+    phase 1 are likely the scene's anomalies; leaving them out of the
+    statistics and of phase 2 keeps the sphere from growing around them
+    (measured in ``benchmarks/options.py``). On clean training data set
+    ``trim_fraction=0``: every pixel is then normal and worth training on.
 
     The network has no bias terms, so it cannot map every input onto the
     centre (Ruff et al., Prop. 2; the choice is explained in the docstring

@@ -89,7 +89,7 @@ class ShuffledBatches:
     Each batch is fetched with one ``dataset.__getitems__(indices)`` call
     (an index tensor), so in-memory pixels are one fancy-index operation
     and streamed pixels one read; there is no DataLoader, sampler or
-    collate step per batch (5-11% of an epoch, measured). The same
+    collate step per batch (see ``benchmarks/speed.py``). The same
     permutation for in-memory and streamed datasets keeps ``fit`` and
     :func:`sksvdd.parallel.fit_out_of_core` bit-identical.
     """
@@ -213,9 +213,7 @@ class HypersphereTracker(Callback):
       center_ema * mean_batch(phi(x))`` (detached). Only the phase-1 centre
       is pushed away from zero: pushing the moving centre too pins it at
       ``+-CENTER_EPS`` while the embeddings shrink, which turns the distance
-      into a nearly linear score (measured with lr=1e-4, 30 epochs: mean
-      AUROC 0.75 with the push vs 0.80 without, over the built-in scene
-      and five development scenes).
+      into a nearly linear score (see ``benchmarks/README.md``).
     - After each epoch from ``warm_up_epochs`` on: ``R^2`` is the
       ``(1 - nu)`` quantile of the squared distances seen in that epoch
       (Ruff et al. set it from the same quantile instead of learning it).
