@@ -54,11 +54,22 @@ def _wait_for(condition, timeout):
     return False
 
 
+def _catches(pid, signum):
+    """Whether process ``pid`` has a handler for ``signum`` (Linux /proc), else False."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next((line.split()[1] for line in status.splitlines()
+                   if line.startswith("SigCgt:")), "0")
+    return bool(int(caught, 16) >> (signum - 1) & 1)
+
+
 def _temporaries(folder):
     return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith(TMP_PREFIX))
 
 
-def _finish(process, timeout=30):
+def _finish(process, timeout=120):
     stdout, stderr = process.communicate(timeout=timeout)
     return process.returncode, stdout, stderr
 
@@ -93,6 +104,9 @@ def test_signal_during_score_removes_the_temporary_file(files, tmp_path, signum,
     process = _start("score", model, scene, "--out", previous, cwd=tmp_path)
     # The signal lands while the temporary file exists if we see it, else while
     # the command starts or scores: every moment must end the same way.
+    # Not before sksvdd's start-up handlers are in place: on a loaded machine the
+    # interpreter alone can take seconds to start, and a signal then ends it outright.
+    _wait_for(lambda: _catches(process.pid, signal.SIGTERM), timeout=60)
     _wait_for(lambda: _temporaries(tmp_path), timeout=3)
     process.send_signal(signum)
     code, _, stderr = _finish(process)
@@ -111,7 +125,11 @@ def test_signal_during_score_removes_the_temporary_file(files, tmp_path, signum,
 def test_signal_during_startup_prints_one_line(files, tmp_path, signum, status, word):
     scene, _ = files
     process = _start("info", scene, cwd=tmp_path)
-    time.sleep(0.5)  # importing torch and scikit-learn takes seconds
+    # Signal once sksvdd's start-up handlers are in place (before that, the interpreter
+    # itself is starting and a signal ends it outright), while torch and scikit-learn
+    # are still being imported (seconds).
+    if not _wait_for(lambda: _catches(process.pid, signal.SIGTERM), timeout=60):
+        pytest.skip("could not see the start-up handlers being installed (/proc)")
     process.send_signal(signum)
     code, stdout, stderr = _finish(process)
     assert code == status, stderr
