@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from sksvdd.image import _ring
+from sksvdd.image import _ring, _ring_network
 from sksvdd.image._ring import ring_median, ring_median_torch
 
 WINDOWS = [(3, 1), (5, 1), (5, 3), (7, 3), (9, 1), (7, 1)]
@@ -194,8 +194,8 @@ def test_merge_network_sorts_every_zero_one_input(sizes):
     # The 0-1 principle: a comparator network that merges every pair of sorted
     # 0/1 lists merges every pair of sorted lists.
     n_a, n_b = sizes
-    net = _ring._Network(n_a + n_b)
-    merged = _ring._merge(net, list(range(n_a)), list(range(n_a, n_a + n_b)))
+    net = _ring_network._Network(n_a + n_b)
+    merged = _ring_network._merge(net, list(range(n_a)), list(range(n_a, n_a + n_b)))
     for zeros_a, zeros_b in itertools.product(range(n_a + 1), range(n_b + 1)):
         values = [0] * zeros_a + [1] * (n_a - zeros_a) + [0] * zeros_b + [1] * (n_b - zeros_b)
         for node in net.nodes[n_a + n_b :]:

@@ -6,11 +6,8 @@ data kept on the object, and sets the artists as attributes ending in ``_``.
 Needs matplotlib (``pip install 'sksvdd[plot]'``), imported only to plot.
 """
 
-from ._displays import (
-    AnomalyMaskDisplay,
-    ScoreMapDisplay,
-    TrainingHistoryDisplay,
-    false_color_rgb,
-)
+from ._anomaly_mask import AnomalyMaskDisplay, false_color_rgb
+from ._score_map import ScoreMapDisplay
+from ._training_history import TrainingHistoryDisplay
 
 __all__ = ["AnomalyMaskDisplay", "ScoreMapDisplay", "TrainingHistoryDisplay", "false_color_rgb"]
