@@ -11,7 +11,7 @@ from ._utils import (
     _rgb_bands,
     _stretch_bands,
 )
-from .._utils import check_mask, final_estimator, image_map
+from .._utils import check_mask, final_estimator, image_map, trained_detector
 from ..datasets import pixels_to_image
 
 _OVERLAY_COLORS = {
@@ -628,8 +628,8 @@ class TrainingHistoryDisplay:
         """
         from sklearn.utils.validation import check_is_fitted
 
-        detector = final_estimator(estimator)
-        check_is_fitted(detector)
+        check_is_fitted(final_estimator(estimator))
+        detector = trained_detector(estimator) or final_estimator(estimator)
         if not hasattr(detector, "history_"):
             raise ValueError(
                 f"{type(detector).__name__} has no history_; TrainingHistoryDisplay needs a "
