@@ -57,7 +57,14 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 
 from quality import REAL_SCENES, SHARED_HSI
-from sksvdd import ImageDetector, RXDetector, make_default_detector
+from sksvdd import (
+    DeepSVDDDetector,
+    DualWindowResidual,
+    FusionDetector,
+    ImageDetector,
+    RXDetector,
+    make_default_detector,
+)
 from sksvdd.datasets import load_endmembers, load_scene, make_hyperspectral_scene
 
 SIZES = (1, 2, 3, 5, 8, 12, 16)
@@ -113,15 +120,28 @@ def _box_sum(a, half):
     return c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]
 
 
+def _residual(seed, **spatial):
+    """The residual branch alone: DualWindowResidual then Deep SVDD (the 0.1 default)."""
+    return ImageDetector(spatial=DualWindowResidual(**spatial),
+                         detector=DeepSVDDDetector(random_state=seed))
+
+
+def _fused(seed, fusion):
+    """The spectral RX branch and the residual Deep SVDD branch, fused (the 0.2 default)."""
+    return FusionDetector([("spectral", ImageDetector(detector=RXDetector())),
+                           ("residual", _residual(seed))], fusion=fusion)
+
+
 # name -> factory(seed): one line per variant. Every factory returns an image-level
 # detector (fit / score_samples on cubes, (rows, cols) maps, higher = more normal).
 DETECTORS = {
     "sksvdd": lambda seed: make_default_detector(random_state=seed),
     "sksvdd-spectral": lambda seed: make_default_detector(spatial=False, random_state=seed),
-    "sksvdd-ringmean": lambda seed: make_default_detector(random_state=seed).set_params(
-        spatial__background="mean"),
-    "sksvdd-window-7/3": lambda seed: make_default_detector(random_state=seed).set_params(
-        spatial__outer_window=7, spatial__inner_window=3),
+    "sksvdd-residual": lambda seed: _residual(seed),
+    "sksvdd-ringmean": lambda seed: _residual(seed, background="mean"),
+    "sksvdd-window-7/3": lambda seed: _residual(seed, outer_window=7, inner_window=3),
+    "sksvdd-fused-max": lambda seed: _fused(seed, "max"),
+    "sksvdd-fused-mean": lambda seed: _fused(seed, "mean"),
     "RX": lambda seed: ImageDetector(detector=RXDetector()),
     "local-RX": lambda seed: LocalRX(),
     "IsolationForest": lambda seed: ImageDetector(detector=IsolationForest(random_state=seed)),

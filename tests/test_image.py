@@ -178,12 +178,12 @@ def test_dual_window_transform_checks_bands():
 # --- ImageDetector ---------------------------------------------------------------------
 
 
-def test_default_detector_scores_equal_the_pixel_detector_on_the_residual(scene):
-    # The refactor must not change the default detector's scores: they are Deep SVDD's
-    # (random_state=0) on the 5/1 ring-median residual, computed here independently
-    # with scipy.
+def test_residual_branch_equals_the_pixel_detector_on_the_residual(scene):
+    # The image layer must not change the residual detector's scores (the default before
+    # the fused detector, and the default's residual branch): Deep SVDD's (random_state=0)
+    # on the 5/1 ring-median residual, computed here independently with scipy.
     cube = scene.cube
-    det = make_default_detector(random_state=0, **FAST).fit(cube)
+    det = make_default_detector(random_state=0, **FAST).fit(cube).detectors_[1][1]
     footprint = np.ones((5, 5, 1), dtype=bool)
     footprint[2, 2] = False
     residual = cube.astype(np.float64) - ndimage.median_filter(
@@ -259,8 +259,22 @@ def test_image_detector_takes_pipelines_and_sklearn_detectors(scene):
     assert det.n_bands_in_ == bands
 
 
+def test_default_detector_is_the_fused_rx_and_residual_branches(scene):
+    cube = scene.cube
+    det = make_default_detector(random_state=0, **FAST).fit(cube)
+    reference = FusionDetector([
+        ("spectral", ImageDetector(detector=RXDetector())),
+        ("residual", ImageDetector(spatial=DualWindowResidual(),
+                                   detector=DeepSVDDDetector(random_state=0, **FAST))),
+    ]).fit(cube)
+    np.testing.assert_array_equal(det.score_samples(cube), reference.score_samples(cube))
+    spectral = make_default_detector(spatial=False, random_state=0, **FAST)
+    assert isinstance(spectral, ImageDetector) and spectral.spatial is None
+
+
 def test_image_detector_params_clone_and_not_fitted():
-    det = make_default_detector(random_state=0, nu=0.05)
+    det = make_default_detector(spatial=False, random_state=0, nu=0.05)
+    det.set_params(spatial=DualWindowResidual())
     params = det.get_params()
     assert params["detector__nu"] == 0.05 and params["spatial__outer_window"] == 5
     det.set_params(spatial__outer_window=7, detector__lr=1e-4)
@@ -288,7 +302,8 @@ def test_image_detector_round_trips_through_save_load_and_joblib(scene, tmp_path
     expected = det.score_samples(scene.cube)
     save(det, tmp_path / "model.sksvdd")
     loaded = load(tmp_path / "model.sksvdd")
-    assert isinstance(loaded, ImageDetector)
+    assert isinstance(loaded, FusionDetector)
+    assert isinstance(loaded.detectors_[1][1].spatial_, DualWindowResidual)
     np.testing.assert_array_equal(loaded.score_samples(scene.cube), expected)
     np.testing.assert_array_equal(loaded.predict(scene.cube), det.predict(scene.cube))
     joblib.dump(det, tmp_path / "model.joblib")
@@ -297,8 +312,8 @@ def test_image_detector_round_trips_through_save_load_and_joblib(scene, tmp_path
     # Unfitted detectors round-trip too.
     unfitted = load(save(make_default_detector(nu=0.2), tmp_path / "u.sksvdd") or
                     tmp_path / "u.sksvdd")
-    assert unfitted.get_params()["detector__nu"] == 0.2
-    assert not hasattr(unfitted, "detector_")
+    assert unfitted.get_params()["residual__detector__nu"] == 0.2
+    assert not hasattr(unfitted, "detectors_")
 
 
 # --- FusionDetector ---------------------------------------------------------------------

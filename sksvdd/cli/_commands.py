@@ -145,7 +145,8 @@ def _cmd_fit(args):
                 "store them (in nm) as a 'wavelengths' variable in the .mat/.npz file or "
                 "as 'wavelength' in the ENVI header, or fit without --bandpass."
             )
-        model.set_params(detector__bandpass__wavelengths=scene.wavelengths)
+        model.set_params(**{key: scene.wavelengths for key in model.get_params()
+                            if key.endswith("bandpass__wavelengths")})
     rows, cols, bands = scene.cube.shape
     _say(args, f"Fitting on {rows * cols} pixels x {bands} bands of '{scene.name}'...")
     fit_time = _fit(model, scene.cube, progress=not args.quiet and "verbose" not in params)
@@ -427,6 +428,8 @@ def _score_image(model, cube):
 
 
 def _model_name(model):
+    if hasattr(model, "detectors"):  # the fused default (or another multi-branch detector)
+        return "sksvdd"
     return type(final_estimator(model)).__name__
 
 
