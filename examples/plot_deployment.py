@@ -35,8 +35,8 @@ folder = Path(workdir.name)
 # ---------------
 path = sksvdd.save(model, folder / "model.sksvdd")
 loaded = sksvdd.load(path)
-print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB, {type(loaded).__name__} with "
-      f"{type(loaded.spatial_).__name__} and {type(loaded.detector_).__name__}")
+print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB, {type(loaded).__name__} of branches "
+      f"{[name for name, _ in loaded.detectors_]}")
 print("identical scores:", np.array_equal(loaded.score_samples(X), model.score_samples(X)))
 print("identical labels:", np.array_equal(loaded.predict(X), model.predict(X)))
 
@@ -48,14 +48,14 @@ print("identical labels:", np.array_equal(loaded.predict(X), model.predict(X)))
 # unaffected.
 from sksvdd.monitoring import progress_bar
 
-model.set_params(detector__callbacks=[progress_bar()])
+model.set_params(residual__detector__callbacks=[progress_bar()])
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     sksvdd.save(model, folder / "with-callbacks.sksvdd")
 print("warning:", caught[0].message if caught else None)
 print("callbacks after loading:",
-      sksvdd.load(folder / "with-callbacks.sksvdd").detector.callbacks)
-model.set_params(detector__callbacks=None)
+      sksvdd.load(folder / "with-callbacks.sksvdd").get_params()["residual__detector__callbacks"])
+model.set_params(residual__detector__callbacks=None)
 
 # %%
 # joblib files

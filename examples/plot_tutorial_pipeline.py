@@ -52,10 +52,12 @@ print(f"{det.n_iter_} epochs, R = {det.radius_:.3f}, offset_ = {det.offset_:.3f}
 # %%
 # The recommended detector
 # ------------------------
-# :func:`~sksvdd.make_default_detector` is an :class:`~sksvdd.ImageDetector`:
-# it subtracts each pixel's local background (:class:`~sksvdd.DualWindowResidual`,
-# an image operation) before Deep SVDD, and takes the cube itself. The
-# anomaly score is ``-score_samples`` (higher = more anomalous).
+# :func:`~sksvdd.make_default_detector` takes the cube itself. It is a
+# :class:`~sksvdd.FusionDetector` of two branches: Deep SVDD on each pixel minus
+# its local background (:class:`~sksvdd.DualWindowResidual`, an image
+# operation), for small targets in clutter, and RX on the spectra alone, for
+# targets wider than the window; their standardised scores are fused by the
+# maximum. The anomaly score is ``-score_samples`` (higher = more anomalous).
 from sksvdd import make_default_detector
 
 model = make_default_detector(random_state=0).fit(cube)
@@ -94,5 +96,6 @@ from sksvdd.monitoring import best_epoch
 from sksvdd.plotting import TrainingHistoryDisplay
 
 TrainingHistoryDisplay.from_estimator(model)
-print(f"early stopping kept epoch {best_epoch(model)} of {model.detector_.n_iter_}")
+deep_svdd = model.detectors_[1][1].detector_        # the residual branch's Deep SVDD
+print(f"early stopping kept epoch {best_epoch(model)} of {deep_svdd.n_iter_}")
 plt.show()

@@ -10,6 +10,8 @@ DualWindowResidual
     Subtract each pixel's local (dual-window) background: an image operation.
 ImageDetector
     Spatial context + a pixel-level detector, fitted on and applied to whole images.
+FusionDetector
+    Several image detectors whose standardised per-pixel scores are fused.
 DeepSVDDDetector
     Two-phase Deep SVDD outlier detector on a skorch net.
 RXDetector
@@ -41,12 +43,13 @@ from ._preprocessing import BandpassByWavelength, PerPixelUnitNorm
 from ._rx import RXDetector
 from ._svdd import DeepSVDDDetector, TrainingDivergedWarning
 from ._version import __version__
-from .image import DualWindowResidual, ImageDetector
+from .image import DualWindowResidual, FusionDetector, ImageDetector
 
 __all__ = [
     "BandpassByWavelength",
     "DeepSVDDDetector",
     "DualWindowResidual",
+    "FusionDetector",
     "ImageDetector",
     "PerPixelUnitNorm",
     "RXDetector",

@@ -71,9 +71,10 @@ def resolve_device(device, *, cpu_fallback=False, context="DeepSVDDDetector", st
 def final_estimator(estimator):
     """The estimator that scores: the last step of a pipeline, inside an image detector.
 
-    An image-level detector (with ``detector`` / ``detector_``) is unwrapped to
-    its (fitted, where available) pixel detector, and a pipeline to its last
-    step, recursively.
+    An image-level detector with one pixel detector (``detector`` /
+    ``detector_``) is unwrapped to its (fitted, where available) pixel
+    detector, and a pipeline to its last step, recursively. A detector with
+    several branches (FusionDetector) is its own final estimator.
     """
     if hasattr(estimator, "halo") and hasattr(estimator, "detector"):
         return final_estimator(getattr(estimator, "detector_", estimator.detector))
@@ -81,6 +82,32 @@ def final_estimator(estimator):
         return final_estimator(estimator.steps[-1][1])
     return estimator
 
+
+def nested_estimators(estimator):
+    """``estimator`` and every estimator inside it, depth first.
+
+    Inside means pipeline steps, the branches of a FusionDetector and the
+    spatial step and pixel detector of an ImageDetector, fitted
+    (``detectors_``, ``spatial_``, ``detector_``) before unfitted ones.
+    """
+    yield estimator
+    children = []
+    if hasattr(estimator, "steps"):
+        children = [step for _, step in estimator.steps]
+    elif hasattr(estimator, "detectors") and hasattr(estimator, "halo"):
+        children = [det for _, det in getattr(estimator, "detectors_", [])]
+        children += [det for _, det in estimator.detectors]
+    elif hasattr(estimator, "halo") and hasattr(estimator, "detector"):
+        children = [getattr(estimator, name, None)
+                    for name in ("spatial_", "detector_", "spatial", "detector")]
+    for child in children:
+        if child is not None and not isinstance(child, str):
+            yield from nested_estimators(child)
+
+
+def trained_detector(estimator):
+    """The first fitted detector with a training history (``history_``) inside ``estimator``."""
+    return next((est for est in nested_estimators(estimator) if hasattr(est, "history_")), None)
 
 def image_map(estimator, cube, method):
     """``estimator.<method>`` of every pixel of a ``(rows, cols, bands)`` cube, as an image.

@@ -27,7 +27,7 @@ from skorch.callbacks import ProgressBar, TensorBoard
 from skorch.callbacks.logging import filter_log_keys
 
 from ._svdd._history import public_key
-from ._utils import final_estimator
+from ._utils import final_estimator, trained_detector
 
 __all__ = ["TensorBoardLogger", "best_epoch", "progress_bar"]
 
@@ -271,8 +271,8 @@ def best_epoch(estimator):
     """
     from sklearn.utils.validation import check_is_fitted
 
-    detector = final_estimator(estimator)
-    check_is_fitted(detector)
+    check_is_fitted(final_estimator(estimator))
+    detector = trained_detector(estimator) or final_estimator(estimator)
     history = getattr(detector, "history_", None)
     if history is None:
         raise ValueError(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from sksvdd import DualWindowResidual, ImageDetector
+from sksvdd import DualWindowResidual, FusionDetector
 from sksvdd.cli import _main as cli
 from sksvdd._atomic import atomic_path
 from sksvdd.cli import main
@@ -116,7 +116,7 @@ def test_real_scene_score_matches_in_process_model(real_model, tmp_path):
 def test_real_scene_evaluate_auroc_matches_sklearn(real_model, tmp_path):
     result = run_cli("evaluate", real_model, REAL_SCENE, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    row = parse_table(result.stdout)["DeepSVDDDetector"]
+    row = parse_table(result.stdout)["sksvdd"]
     scene = load_scene(REAL_SCENE)
     expected = roc_auc_score(scene.mask.ravel(), anomaly_scores(real_model, scene).ravel())
     assert row["AUROC"] == pytest.approx(expected, abs=5e-5)
@@ -159,8 +159,8 @@ def test_demo_writes_model_png_and_table(tmp_path):
     for row in table.values():
         assert all(0.0 <= value <= 1.0 for value in row.values())
     model = joblib.load(tmp_path / "out" / "model.joblib")
-    assert isinstance(model, ImageDetector) and model.n_bands_in_ > 0
-    assert isinstance(model.spatial_, DualWindowResidual)
+    assert isinstance(model, FusionDetector) and model.n_bands_in_ > 0
+    assert isinstance(model.detectors_[1][1].spatial_, DualWindowResidual)
     assert read_png(tmp_path / "out" / "scores.png").shape[:2] == HEATMAP_SHAPE
     assert "out/scores.png" in result.stdout.replace(os.sep, "/")
 
@@ -173,11 +173,14 @@ def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "train_loss" in err and "train_loss" not in out  # progress on stderr, not stdout
     model = joblib.load(model_path)
-    assert model.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
-    detector = model.detector_[-1]
+    spectral, residual = (branch for _, branch in model.detectors_)
+    assert spectral.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
+    assert residual.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
+    detector = residual.detector_[-1]
     assert (detector.nu, detector.n_iter_) == (0.2, 1)
     assert (detector.verbose, detector.callbacks) == (0, None)  # progress not saved
-    assert (model.detector[-1].verbose, model.detector[-1].callbacks) == (0, None)
+    unfitted = model.detectors[1][1].detector[-1]
+    assert (unfitted.verbose, unfitted.callbacks) == (0, None)
 
     assert main(["score", str(model_path), str(builtin_npz), "--out", str(scores_path)]) == 0
     scene = load_scene(builtin_npz)
@@ -186,7 +189,7 @@ def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
 
     capsys.readouterr()
     assert main(["evaluate", str(model_path), str(builtin_npz)]) == 0
-    row = parse_table(capsys.readouterr().out)["DeepSVDDDetector"]
+    row = parse_table(capsys.readouterr().out)["sksvdd"]
     expected = roc_auc_score(scene.mask.ravel(), np.load(scores_path).ravel())
     assert row["AUROC"] == pytest.approx(expected, abs=5e-5)
 

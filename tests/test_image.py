@@ -13,6 +13,7 @@ from sksvdd import (
     BandpassByWavelength,
     DeepSVDDDetector,
     DualWindowResidual,
+    FusionDetector,
     ImageDetector,
     PerPixelUnitNorm,
     RXDetector,
@@ -177,12 +178,12 @@ def test_dual_window_transform_checks_bands():
 # --- ImageDetector ---------------------------------------------------------------------
 
 
-def test_default_detector_scores_equal_the_pixel_detector_on_the_residual(scene):
-    # The refactor must not change the default detector's scores: they are Deep SVDD's
-    # (random_state=0) on the 5/1 ring-median residual, computed here independently
-    # with scipy.
+def test_residual_branch_equals_the_pixel_detector_on_the_residual(scene):
+    # The image layer must not change the residual detector's scores (the default before
+    # the fused detector, and the default's residual branch): Deep SVDD's (random_state=0)
+    # on the 5/1 ring-median residual, computed here independently with scipy.
     cube = scene.cube
-    det = make_default_detector(random_state=0, **FAST).fit(cube)
+    det = make_default_detector(random_state=0, **FAST).fit(cube).detectors_[1][1]
     footprint = np.ones((5, 5, 1), dtype=bool)
     footprint[2, 2] = False
     residual = cube.astype(np.float64) - ndimage.median_filter(
@@ -258,8 +259,22 @@ def test_image_detector_takes_pipelines_and_sklearn_detectors(scene):
     assert det.n_bands_in_ == bands
 
 
+def test_default_detector_is_the_fused_rx_and_residual_branches(scene):
+    cube = scene.cube
+    det = make_default_detector(random_state=0, **FAST).fit(cube)
+    reference = FusionDetector([
+        ("spectral", ImageDetector(detector=RXDetector())),
+        ("residual", ImageDetector(spatial=DualWindowResidual(),
+                                   detector=DeepSVDDDetector(random_state=0, **FAST))),
+    ]).fit(cube)
+    np.testing.assert_array_equal(det.score_samples(cube), reference.score_samples(cube))
+    spectral = make_default_detector(spatial=False, random_state=0, **FAST)
+    assert isinstance(spectral, ImageDetector) and spectral.spatial is None
+
+
 def test_image_detector_params_clone_and_not_fitted():
-    det = make_default_detector(random_state=0, nu=0.05)
+    det = make_default_detector(spatial=False, random_state=0, nu=0.05)
+    det.set_params(spatial=DualWindowResidual())
     params = det.get_params()
     assert params["detector__nu"] == 0.05 and params["spatial__outer_window"] == 5
     det.set_params(spatial__outer_window=7, detector__lr=1e-4)
@@ -287,7 +302,8 @@ def test_image_detector_round_trips_through_save_load_and_joblib(scene, tmp_path
     expected = det.score_samples(scene.cube)
     save(det, tmp_path / "model.sksvdd")
     loaded = load(tmp_path / "model.sksvdd")
-    assert isinstance(loaded, ImageDetector)
+    assert isinstance(loaded, FusionDetector)
+    assert isinstance(loaded.detectors_[1][1].spatial_, DualWindowResidual)
     np.testing.assert_array_equal(loaded.score_samples(scene.cube), expected)
     np.testing.assert_array_equal(loaded.predict(scene.cube), det.predict(scene.cube))
     joblib.dump(det, tmp_path / "model.joblib")
@@ -296,5 +312,81 @@ def test_image_detector_round_trips_through_save_load_and_joblib(scene, tmp_path
     # Unfitted detectors round-trip too.
     unfitted = load(save(make_default_detector(nu=0.2), tmp_path / "u.sksvdd") or
                     tmp_path / "u.sksvdd")
-    assert unfitted.get_params()["detector__nu"] == 0.2
-    assert not hasattr(unfitted, "detector_")
+    assert unfitted.get_params()["residual__detector__nu"] == 0.2
+    assert not hasattr(unfitted, "detectors_")
+
+
+# --- FusionDetector ---------------------------------------------------------------------
+
+
+def _branches():
+    return [
+        ("spectral", ImageDetector(detector=RXDetector())),
+        ("residual", ImageDetector(spatial=DualWindowResidual(), detector=RXDetector())),
+    ]
+
+
+@pytest.mark.parametrize("fusion", ["max", "mean"])
+def test_fusion_detector_standardises_and_fuses_the_branches(scene, fusion):
+    cube = scene.cube
+    det = FusionDetector(_branches(), fusion=fusion, contamination=0.01).fit(cube)
+    # Independent computation: each branch alone, robust z-scores from its training scores.
+    standardised = []
+    for _, branch in _branches():
+        anomaly = -branch.fit(cube).score_samples(cube)
+        q25, q50, q75 = np.percentile(anomaly, [25, 50, 75])
+        standardised.append((anomaly - q50) / (q75 - q25))
+    stacked = np.stack(standardised)
+    fused = stacked.max(axis=0) if fusion == "max" else stacked.mean(axis=0)
+    np.testing.assert_allclose(det.score_samples(cube), -fused, rtol=1e-10, atol=1e-12)
+    assert det.halo == 2
+    labels = det.predict(cube)
+    np.testing.assert_array_equal(labels == -1, det.decision_function(cube) < 0)
+    assert abs((labels == -1).mean() - 0.01) < 0.002
+
+
+def test_fusion_detector_keeps_a_target_wider_than_the_window():
+    # A 10-pixel-wide block: the 5/1 residual erases its inside (the ring lies in the
+    # target), the spectrum alone does not; max fusion keeps the whole block.
+    rng = np.random.RandomState(0)
+    cube = rng.normal(size=(48, 48, 6))
+    cube[10:20, 10:20] += 3.0
+    truth = np.zeros((48, 48), bool)
+    truth[10:20, 10:20] = True
+    residual_only = ImageDetector(spatial=DualWindowResidual(), detector=RXDetector()).fit(cube)
+    fused = FusionDetector(_branches()).fit(cube)
+    from sklearn.metrics import roc_auc_score
+
+    auc_residual = roc_auc_score(truth.ravel(), -residual_only.score_samples(cube).ravel())
+    auc_fused = roc_auc_score(truth.ravel(), -fused.score_samples(cube).ravel())
+    assert auc_residual < 0.75 and auc_fused > 0.98
+
+
+def test_fusion_detector_params_save_load_and_score_cube(scene, tmp_path):
+    det = FusionDetector(_branches())
+    assert det.get_params()["residual__spatial__outer_window"] == 5
+    det.set_params(residual__spatial__outer_window=7, fusion="mean")
+    assert clone(det).halo == 3
+    det.fit(scene.cube)
+    expected = det.score_samples(scene.cube)
+    loaded = load(save(det, tmp_path / "fused.sksvdd"))
+    np.testing.assert_array_equal(loaded.score_samples(scene.cube), expected)
+    np.testing.assert_array_equal(loaded.predict(scene.cube), det.predict(scene.cube))
+    pytest.importorskip("dask")
+    from sksvdd.parallel import score_cube
+
+    np.testing.assert_allclose(score_cube(det, scene.cube, chunks=(9, 8)).compute(), expected,
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "detectors, match",
+    [
+        ([], "non-empty list"),
+        ([("a", RXDetector())], "not an image-level detector"),
+        ([("a", ImageDetector()), ("a", ImageDetector())], "unique"),
+    ],
+)
+def test_fusion_detector_rejects_bad_branches(scene, detectors, match):
+    with pytest.raises(ValueError, match=match):
+        FusionDetector(detectors).fit(scene.cube)

@@ -391,7 +391,7 @@ def image_detector(scene40):
     cases below (blocks of 1-2 rows) distinct from the halo-sized ones.
     """
     det = make_default_detector(random_state=0, max_epochs=1)
-    det.set_params(spatial__outer_window=7, spatial__inner_window=3)
+    det.set_params(residual__spatial__outer_window=7, residual__spatial__inner_window=3)
     return det.fit(scene40)
 
 

@@ -248,7 +248,7 @@ def test_false_color_rgb_validation(cube, kwargs, match):
 
 
 def test_training_history_from_image_detector(deep_pipeline):
-    history = deep_pipeline.detector_.history_
+    history = deep_pipeline.detectors_[1][1].detector_.history_
     disp = TrainingHistoryDisplay.from_estimator(deep_pipeline)
     assert len(disp.axes_) == 3
     for key in ("loss", "radius", "outside_frac"):

@@ -16,7 +16,7 @@ from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 from .._svdd._detector import DeepSVDDDetector
 from .._preprocessing import BandpassByWavelength, PerPixelUnitNorm
 from .._rx import RXDetector
-from ..image import DualWindowResidual, ImageDetector
+from ..image import DualWindowResidual, FusionDetector, ImageDetector
 
 _SCALAR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                   "uint64", "float16", "float32", "float64")
@@ -148,6 +148,8 @@ _PIPELINE = "sklearn.pipeline.Pipeline"
 _IMAGE_DETECTOR = "sksvdd.ImageDetector"
 _IMAGE_DETECTOR_CLS = ImageDetector
 _SPATIAL_CLASSES = (DualWindowResidual,)
+_FUSION_DETECTOR = "sksvdd.FusionDetector"
+_FUSION_DETECTOR_CLS = FusionDetector
 
 
 def _describe(estimator, step=None):

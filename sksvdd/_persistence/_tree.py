@@ -14,6 +14,8 @@ from sklearn.pipeline import Pipeline
 from .._svdd._detector import DeepSVDDDetector
 from .._utils import resolve_device
 from ._schema import (
+    _FUSION_DETECTOR,
+    _FUSION_DETECTOR_CLS,
     _IMAGE_DETECTOR,
     _IMAGE_DETECTOR_CLS,
     _NAME_OF,
@@ -46,10 +48,13 @@ class _Writer:
             return self._pipeline(est, where)
         if type(est) is _IMAGE_DETECTOR_CLS:
             return self._image_detector(est, where)
+        if type(est) is _FUSION_DETECTOR_CLS:
+            return self._fusion_detector(est, where)
         name = _NAME_OF.get(type(est))
         if name is None:
             supported = ", ".join(sorted(
-                n.rsplit(".", 1)[1] for n in [*_SPECS, _PIPELINE, _IMAGE_DETECTOR]
+                n.rsplit(".", 1)[1]
+                for n in [*_SPECS, _PIPELINE, _IMAGE_DETECTOR, _FUSION_DETECTOR]
             ))
             raise TypeError(
                 f"sksvdd.save cannot store {where}: {type(est).__module__}."
@@ -109,6 +114,29 @@ class _Writer:
             raise ValueError(f"sksvdd.save cannot store {where}: unexpected attributes "
                              f"{sorted(extra)}.")
         return {"class": _IMAGE_DETECTOR, "params": params, "fitted": fitted}
+
+    def _fusion_detector(self, det, where):
+        params = {
+            "detectors": [[name, self.estimator(sub, f"{where}, branch {name!r}")]
+                          for name, sub in det.detectors],
+            "fusion": det.fusion, "contamination": self.value(det.contamination, where),
+        }
+        fitted = {}
+        if hasattr(det, "detectors_"):
+            fitted = {
+                "detectors_": [[name, self.estimator(sub, f"{where}, fitted branch {name!r}")]
+                               for name, sub in det.detectors_],
+                "location_": self.value(np.asarray(det.location_, dtype=np.float64), where),
+                "scale_": self.value(np.asarray(det.scale_, dtype=np.float64), where),
+                "offset_": float(det.offset_),
+                "n_bands_in_": int(det.n_bands_in_),
+                "n_images_in_": int(det.n_images_in_),
+            }
+        extra = set(vars(det)) - set(params) - set(fitted)
+        if extra:
+            raise ValueError(f"sksvdd.save cannot store {where}: unexpected attributes "
+                             f"{sorted(extra)}.")
+        return {"class": _FUSION_DETECTOR, "params": params, "fitted": fitted}
 
     def _params(self, est, where, skip=()):
         params = {}
@@ -185,6 +213,8 @@ class _Reader:
             return self._pipeline(tree, where)
         if name == _IMAGE_DETECTOR:
             return self._image_detector(tree, where)
+        if name == _FUSION_DETECTOR:
+            return self._fusion_detector(tree, where)
         spec = _SPECS.get(name)
         if spec is None:
             raise _FormatError(
@@ -259,6 +289,61 @@ class _Reader:
             raise _FormatError(f"{where} (ImageDetector): detector_ is not a fitted detector "
                                f"for {n_bands} bands.")
         det.spatial_, det.detector_ = spatial, detector
+        det.n_bands_in_, det.n_images_in_ = n_bands, n_images
+        return det
+
+    def _branches(self, items, where):
+        if not (isinstance(items, list) and items):
+            raise _FormatError(f"{where} (FusionDetector) has no branches.")
+        branches, names = [], set()
+        for item in items:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+                raise _FormatError(f"{where} (FusionDetector) has a malformed branch.")
+            name, sub = item
+            if name in names or "__" in name or not name:
+                raise _FormatError(f"{where} (FusionDetector) has an invalid branch name "
+                                   f"{name!r}.")
+            names.add(name)
+            branches.append((name, self.estimator(sub, f"{where}, branch {name!r}")))
+        return branches
+
+    def _fusion_detector(self, tree, where):
+        if set(tree) != {"class", "params", "fitted"} or not isinstance(tree["params"], dict):
+            raise _FormatError(f"{where} (FusionDetector) is malformed.")
+        params = dict(tree["params"])
+        if set(params) != {"detectors", "fusion", "contamination"}:
+            raise _FormatError(f"{where} (FusionDetector) has the wrong parameters.")
+        params["detectors"] = self._branches(params["detectors"], where)
+        params["contamination"] = self.value(params["contamination"], where)
+        det = _construct(_FUSION_DETECTOR_CLS, params, where)
+        fitted = tree["fitted"]
+        if not isinstance(fitted, dict):
+            raise _FormatError(f"{where} (FusionDetector) is malformed.")
+        if not fitted:
+            return det
+        expected = {"detectors_", "location_", "scale_", "offset_", "n_bands_in_",
+                    "n_images_in_"}
+        if set(fitted) != expected:
+            raise _FormatError(f"{where} (FusionDetector) has the wrong fitted attributes.")
+        branches = self._branches(fitted["detectors_"], where)
+        n_bands, n_images = fitted["n_bands_in_"], fitted["n_images_in_"]
+        location = self.value(fitted["location_"], where)
+        scale = self.value(fitted["scale_"], where)
+        offset = fitted["offset_"]
+        valid = (
+            type(n_bands) is int and n_bands >= 1 and type(n_images) is int and n_images >= 1
+            and [name for name, _ in branches] == [name for name, _ in params["detectors"]]
+            and all(getattr(sub, "n_bands_in_", None) == n_bands for _, sub in branches)
+            and isinstance(location, np.ndarray) and isinstance(scale, np.ndarray)
+            and location.shape == scale.shape == (len(branches),)
+            and np.isfinite(location).all() and (scale > 0).all() and np.isfinite(scale).all()
+            and isinstance(offset, float) and np.isfinite(offset)
+        )
+        if not valid:
+            raise _FormatError(f"{where} (FusionDetector): its fitted branches, location_, "
+                               "scale_, offset_ or band count are inconsistent.")
+        det.detectors_ = branches
+        det.location_, det.scale_, det.offset_ = location, scale, offset
         det.n_bands_in_, det.n_images_in_ = n_bands, n_images
         return det
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_path, check_writable
-from .._utils import final_estimator, image_map
+from .._utils import final_estimator, image_map, nested_estimators, trained_detector
 
 # The heavy modules (torch through the detector, h5py, joblib, matplotlib) are
 # imported inside the commands, so that a usage error fails fast once the
@@ -145,7 +145,8 @@ def _cmd_fit(args):
                 "store them (in nm) as a 'wavelengths' variable in the .mat/.npz file or "
                 "as 'wavelength' in the ENVI header, or fit without --bandpass."
             )
-        model.set_params(detector__bandpass__wavelengths=scene.wavelengths)
+        model.set_params(**{key: scene.wavelengths for key in model.get_params()
+                            if key.endswith("bandpass__wavelengths")})
     rows, cols, bands = scene.cube.shape
     _say(args, f"Fitting on {rows * cols} pixels x {bands} bands of '{scene.name}'...")
     fit_time = _fit(model, scene.cube, progress=not args.quiet and "verbose" not in params)
@@ -283,27 +284,33 @@ def _validate_model_params(model, parser):
 
 
 def _fit(model, X, *, progress):
-    """Fit ``model`` (an ImageDetector) on the image ``X`` and return the seconds taken.
+    """Fit ``model`` (an image-level detector) on the image ``X``; return the seconds taken.
 
-    With ``progress``, the detector prints its per-epoch table and, on a
-    terminal where tqdm is installed, a skorch progress bar per epoch; both go
-    to stderr. The detector's ``verbose`` and ``callbacks`` are restored
-    afterwards, so the saved model carries the user's parameters only.
+    With ``progress``, each Deep SVDD detector inside prints its per-epoch
+    table and, on a terminal where tqdm is installed, a skorch progress bar
+    per epoch; both go to stderr. Their ``verbose`` and ``callbacks`` are
+    restored afterwards (on the fitted clones too), so the saved model
+    carries the user's parameters only.
 
     skorch ends training quietly on Ctrl-C and keeps the partly trained net;
     here an interrupt is re-raised after ``fit`` returns, so that no truncated
     model is saved and the exit status says what happened.
     """
-    detector = final_estimator(model.detector)
-    overrides = {}
-    if progress:
-        overrides["verbose"] = 1
-        if sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None:
-            from skorch.callbacks import ProgressBar
+    from .._svdd import DeepSVDDDetector
 
-            overrides["callbacks"] = [*(detector.callbacks or []), ("progress", ProgressBar())]
-    saved = {name: getattr(detector, name) for name in overrides}
-    detector.set_params(**overrides)
+    detectors = [est for est in nested_estimators(model) if isinstance(est, DeepSVDDDetector)]
+    saved = [{} for _ in detectors]
+    if progress:
+        with_bar = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
+        for detector, before in zip(detectors, saved):
+            overrides = {"verbose": 1}
+            if with_bar:
+                from skorch.callbacks import ProgressBar
+
+                overrides["callbacks"] = [*(detector.callbacks or []),
+                                          ("progress", ProgressBar())]
+            before.update({name: getattr(detector, name) for name in overrides})
+            detector.set_params(**overrides)
     tic = time.perf_counter()
     interrupted = []
     try:
@@ -314,9 +321,13 @@ def _fit(model, X, *, progress):
             raise (Terminated if signal.SIGTERM in interrupted else KeyboardInterrupt) from exc
         raise
     finally:
-        detector.set_params(**saved)
-        if hasattr(model, "detector_"):  # the fitted clone carries the overrides too
-            final_estimator(model.detector_).set_params(**saved)
+        for detector, before in zip(detectors, saved):
+            detector.set_params(**before)
+        # The fitted clones carry the overrides too; the command line sets the same
+        # verbose / callbacks on every Deep SVDD detector, so one saved set fits all.
+        for fitted in nested_estimators(model):
+            if isinstance(fitted, DeepSVDDDetector) and saved and saved[0]:
+                fitted.set_params(**saved[0])
     if interrupted:
         raise Terminated if signal.SIGTERM in interrupted else KeyboardInterrupt
     return time.perf_counter() - tic
@@ -349,7 +360,7 @@ def _interrupt_watch(interrupted):
 
 
 def _epochs(model):
-    n_iter = getattr(final_estimator(model.detector_), "n_iter_", None)
+    n_iter = getattr(trained_detector(model), "n_iter_", None)
     return "no epochs" if n_iter is None else f"{n_iter} epoch{'s' * (n_iter != 1)}"
 
 
@@ -417,6 +428,8 @@ def _score_image(model, cube):
 
 
 def _model_name(model):
+    if hasattr(model, "detectors"):  # the fused default (or another multi-branch detector)
+        return "sksvdd"
     return type(final_estimator(model)).__name__
 
 

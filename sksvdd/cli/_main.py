@@ -133,17 +133,18 @@ def _build_parser():
     demo.add_argument("--random-state", type=_seed, default=0, metavar="N",
                       help="seed of the scene and the model (default: %(default)s)")
 
-    fit = add("fit", _cmd_fit, "Fit the default pipeline (dual-window residual, Deep SVDD) on a scene "
-              "and save it with joblib.", (debug, quiet))
+    fit = add("fit", _cmd_fit, "Fit the default detector (Deep SVDD on the dual-window residual, "
+              "fused with RX on the spectra) on a scene and save it with joblib.",
+              (debug, quiet))
     fit.add_argument("scene", help="scene file (.mat, .npz, .npy or ENVI .hdr)")
     fit.add_argument("--out", required=True, metavar="MODEL",
-                     help="where to write the fitted pipeline, e.g. model.joblib")
+                     help="where to write the fitted detector, e.g. model.joblib")
     fit.add_argument("--bandpass", nargs=2, type=_wavelength, metavar=("MIN", "MAX"),
                      help="keep only bands from MIN to MAX nm ('none' for no bound); "
                           "the scene must carry wavelengths")
     fit.add_argument("--no-spatial", action="store_true",
-                     help="leave out the dual-window residual step (score each pixel on "
-                          "its spectrum alone)")
+                     help="Deep SVDD on each pixel's spectrum alone, without spatial "
+                          "context (and without the RX branch)")
     fit.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a DeepSVDDDetector parameter, repeatable; values are read as "
                           "int, float, true/false, none or text. Names: "

@@ -10,9 +10,13 @@ transformers) works on matrices of pixels and never needs an image's shape.
 - :class:`DualWindowResidual`: each pixel minus its local (ring) background.
 - :class:`ImageDetector`: spatial context + a pixel-level detector, fitted
   on one or several images; scores and predicts ``(rows, cols)`` maps.
+- :class:`FusionDetector`: several image detectors (branches, e.g. the
+  spectrum alone and its local residual) whose standardised scores are
+  fused per pixel.
 """
 
 from ._detector import ImageDetector
+from ._fusion import FusionDetector
 from ._spatial import DualWindowResidual
 
-__all__ = ["DualWindowResidual", "ImageDetector"]
+__all__ = ["DualWindowResidual", "FusionDetector", "ImageDetector"]

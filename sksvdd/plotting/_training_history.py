@@ -3,7 +3,7 @@
 import numpy as np
 
 from ._utils import _history_columns, _pyplot
-from .._utils import final_estimator
+from .._utils import final_estimator, trained_detector
 
 
 class TrainingHistoryDisplay:
@@ -151,8 +151,8 @@ class TrainingHistoryDisplay:
         """
         from sklearn.utils.validation import check_is_fitted
 
-        detector = final_estimator(estimator)
-        check_is_fitted(detector)
+        check_is_fitted(final_estimator(estimator))
+        detector = trained_detector(estimator) or final_estimator(estimator)
         if not hasattr(detector, "history_"):
             raise ValueError(
                 f"{type(detector).__name__} has no history_; TrainingHistoryDisplay needs a "
