@@ -36,7 +36,7 @@ the held-out scene is reported beside RX's.
 
 Usage (from the repository root)::
 
-    python benchmarks/robustness.py --quick                      # tiny, about a minute
+    python benchmarks/robustness.py --quick                      # tiny, about 20 s
     python benchmarks/robustness.py --loso --json benchmarks/results/robustness.json \
         --markdown benchmarks/results/robustness.md --plot benchmarks/results/robustness.png
     python benchmarks/robustness.py --from-json benchmarks/results/robustness.json
@@ -521,7 +521,11 @@ def _merge(results):
         merged["records"] += r.get("records", [])
         if "loso" in r and "loso" not in merged:
             merged["loso"] = r["loso"]
-    merged["config"]["wall_s"] = [r.get("config", {}).get("wall_s") for r in results]
+    configs = [r.get("config", {}) for r in results]
+    merged["config"]["wall_s"] = [c.get("wall_s") for c in configs]
+    merged["config"]["backgrounds"] = list(merged["backgrounds"]) or None
+    merged["config"]["loso"] = any(c.get("loso") for c in configs)
+    merged["config"]["merged_from"] = len(results)
     return merged
 
 
