@@ -12,14 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import Callback
 
-from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector
+from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector, load, save
 from sksvdd._svdd._hypersphere import CENTER_EPS, _push_from_zero, squared_distance, svdd_loss
 from sksvdd._svdd._training import HypersphereTracker, PixelDataset
 
@@ -522,3 +524,136 @@ def test_fit_on_a_dataset_rejects_non_finite_pixels(blobs, max_epochs, trim_frac
     with pytest.raises(ValueError, match="Input X contains NaN"):
         det.fit(_MinimalPixels(X_bad))
     assert not hasattr(det, "net_")
+
+
+# --- encoder="whiten": phase 1 is RX, phase 2 a correction of it ---------------
+
+WHITEN_P1 = dict(encoder="whiten", max_epochs=0, trim_fraction=0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def correlated():
+    """800 correlated Gaussian pixels in 8 bands with very unequal variances, float32."""
+    rng = np.random.RandomState(0)
+    mixing = rng.normal(size=(8, 8)) * np.logspace(0, -3, 8)[:, None]
+    X = rng.normal(size=(800, 8)) @ mixing + 5.0
+    return X.astype(np.float32)
+
+
+def test_whiten_phase1_ranks_pixels_as_rx(correlated):
+    X = correlated
+    det = DeepSVDDDetector(**WHITEN_P1).fit(X)
+    rx = RXDetector().fit(X)
+    X_new = X[:200] + np.random.RandomState(1).normal(size=(200, 8)).astype(np.float32) * 0.01
+    for data in (X, X_new):
+        scores, expected = det.score_samples(data), rx.score_samples(data)
+        assert spearmanr(scores, expected)[0] > 0.999
+        # The same number, not only the same order: Mahalanobis distance, centre ~0.
+        np.testing.assert_allclose(scores, expected, rtol=1e-3)
+    assert np.abs(det.center_).max() < 1e-4  # the whitened sample's mean, not pushed out
+
+
+def test_whiten_buffer_whitens_the_training_sample(correlated):
+    X = correlated
+    module = DeepSVDDDetector(**WHITEN_P1).fit(X).net_.module_
+    W = module.encoder.whitening.numpy().astype(np.float64)
+    mu = module.encoder.mean.numpy().astype(np.float64)
+    Z = (X.astype(np.float64) - mu) @ W.T
+    cov = Z.T @ Z / len(Z)
+    # W (Sigma + ridge I) W^T = I, so cov(Z) = I - ridge W W^T: the identity up to the
+    # ridge, which here (variances over six decades) is felt in the weakest directions.
+    Xd = X.astype(np.float64)
+    ridge = 1e-6 * np.trace(np.cov(Xd.T, bias=True)) / 8
+    np.testing.assert_allclose(cov, np.eye(8) - ridge * W @ W.T, atol=1e-4)
+    assert np.abs(cov[:5, :5] - np.eye(5)).max() < 1e-2
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-4)
+    # Rows in decreasing order of the variance they whiten (increasing norm).
+    assert np.all(np.diff(np.linalg.norm(W, axis=1)) >= 0)
+    # Fixed statistics: nothing of the encoder is trainable.
+    assert not any(p.requires_grad for p in module.encoder.parameters())
+    assert {"encoder.mean", "encoder.whitening"} <= set(module.state_dict())
+
+
+def test_whiten_trimmed_phase1_is_rx_without_the_trimmed_pixels(correlated):
+    X = correlated.copy()
+    X[:10] += 0.5  # a few anomalies, which the trimming leaves out of the statistics
+    det = DeepSVDDDetector(encoder="whiten", max_epochs=0, trim_fraction=0.05,
+                           random_state=0).fit(X)
+    rx_all = RXDetector().fit(X).score_samples(X)
+    inside = -rx_all <= np.quantile(-rx_all, 0.95)
+    expected = RXDetector().fit(X[inside]).score_samples(X)
+    assert spearmanr(det.score_samples(X), expected)[0] > 0.999
+
+
+def test_whiten_phase2_changes_the_correction_and_keeps_scores_spread(correlated):
+    X = correlated
+    phase1 = DeepSVDDDetector(**WHITEN_P1).fit(X)
+    trained = DeepSVDDDetector(**{**WHITEN_P1, "max_epochs": 5, "lr": 1e-3}).fit(X)
+    before = phase1.net_.module_.state_dict()
+    after = trained.net_.module_.state_dict()
+    assert not torch.equal(before["projection.2.weight"], after["projection.2.weight"])
+    assert torch.count_nonzero(before["projection.2.weight"]) == 0  # the correction starts at 0
+    # The whitening is not trained; the trailing coordinates keep RX's geometry.
+    assert torch.equal(before["encoder.whitening"], after["encoder.whitening"])
+    scores = trained.score_samples(X)
+    assert np.std(scores) > 1e-3 * np.abs(scores).mean()
+    assert trained.center_.shape == (8,) and trained.n_iter_ >= 1
+
+
+def test_whiten_rep_dim_bounds_the_bent_coordinates(correlated):
+    X = correlated
+    det = DeepSVDDDetector(encoder="whiten", rep_dim=3, max_epochs=3, lr=1e-2,
+                           random_state=0).fit(X)
+    module = det.net_.module_
+    with torch.no_grad():
+        x = torch.as_tensor(X[:50])
+        emb, z = module(x), module.encoder(x)
+    torch.testing.assert_close(emb[:, 3:], z[:, 3:], rtol=0, atol=0)
+    assert not torch.equal(emb[:, :3], z[:, :3])
+    # rep_dim above n_features bends every coordinate.
+    wide = DeepSVDDDetector(encoder="whiten", rep_dim=32, max_epochs=0).fit(X)
+    assert wide.net_.module_.projection[2].weight.shape == (8, 128)
+
+
+def test_whiten_save_load_round_trip_is_bit_identical(correlated, tmp_path):
+    X = correlated
+    det = DeepSVDDDetector(encoder="whiten", rep_dim=4, max_epochs=3, lr=1e-3,
+                           random_state=0).fit(X)
+    loaded = load(save(det, tmp_path / "whiten.sksvdd"))
+    assert loaded.encoder == "whiten"
+    for key, value in det.net_.module_.state_dict().items():
+        assert torch.equal(loaded.net_.module_.state_dict()[key], value), key
+    np.testing.assert_array_equal(loaded.center_, det.center_)
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))
+    np.testing.assert_array_equal(loaded.predict(X), det.predict(X))
+
+
+def test_whiten_chunked_scoring_and_dataset_fit_are_bit_identical(correlated):
+    X = correlated
+    params = dict(encoder="whiten", max_epochs=2, lr=1e-3, patience=None, trim_fraction=0.05,
+                  random_state=0)
+    det = DeepSVDDDetector(**params).fit(X)
+    whole = det.score_samples(X)
+    np.testing.assert_array_equal(np.concatenate([det.score_samples(X[i : i + 77])
+                                                  for i in range(0, len(X), 77)]), whole)
+    streamed = DeepSVDDDetector(**params).fit(PixelDataset(X.copy()))
+    np.testing.assert_array_equal(streamed.score_samples(X), whole)
+
+
+def test_whiten_warm_start_continues_and_refuses_another_encoder(correlated):
+    X = correlated
+    det = DeepSVDDDetector(encoder="whiten", max_epochs=2, lr=1e-3, patience=None,
+                           warm_start=True, random_state=0).fit(X)
+    whitening = det.net_.module_.encoder.whitening.clone()
+    det.fit(X)
+    assert det.n_iter_ == 4
+    assert torch.equal(det.net_.module_.encoder.whitening, whitening)
+    with pytest.raises(ValueError, match="encoder='standardize'"):
+        det.set_params(encoder="standardize").fit(X)
+
+
+@parametrize_with_checks([DeepSVDDDetector(encoder="whiten", max_epochs=3, random_state=0)])
+def test_whiten_passes_the_estimator_checks(estimator, check, monkeypatch):
+    # As in test_common.py: check_array_api_input needs the flag to run with NumPy input.
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    check(estimator)

@@ -98,7 +98,9 @@ _SPECS = {
         DeepSVDDDetector,
         {"center_": _VEC, "radius_": _is_finite, "offset_": _is_finite, "n_iter_": _is_int,
          "history_": _is_history},
-        lambda a, p: {"center_": (p["rep_dim"],)},
+        # encoder="whiten" embeds in the whitened space of all the bands.
+        lambda a, p: {"center_": (a["n_features_in_"] if p.get("encoder") == "whiten"
+                                  else p["rep_dim"],)},
     ),
     "sksvdd.RXDetector": _Spec(
         RXDetector,

@@ -16,7 +16,7 @@ from .._base import OffsetOutlierMixin, offset_from_scores
 from .._utils import resolve_device
 from ._history import history_from_net, net_history
 from ._hypersphere import initial_center, radius2_from_quantile, squared_distance
-from ._network import DeepSVDDModule
+from ._network import make_module
 from ._scoring import map_batches, score_dataset, score_pixels
 from ._training import (
     CheckedPixels,
@@ -31,24 +31,23 @@ from ._training import (
 
 # Epochs during which R stays at its phase-1 value before it follows the quantile.
 _WARM_UP_EPOCHS = 2
-# Bands whose sampled standard deviation is below this are not rescaled.
-_MIN_SCALE = 1e-12
 
 
 class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     """Deep Support Vector Data Description (Deep SVDD) outlier detector.
 
     Learns a network ``phi`` that maps normal pixels into a small hypersphere
-    of centre ``c`` and radius ``R`` in a ``rep_dim``-dimensional space; the
-    squared distance ``||phi(x) - c||^2`` is the anomaly score. ``fit`` runs
-    in two phases:
+    of centre ``c`` and radius ``R``; the squared distance
+    ``||phi(x) - c||^2`` is the anomaly score. ``fit`` runs in two phases:
 
     1. **Statistical phase** (no gradients): ``sample_n`` pixels drawn with
-       ``random_state`` give the encoder's per-band mean and scale, and the
+       ``random_state`` give the encoder's statistics (per-band mean and
+       scale, or mean and whitening matrix, see ``encoder``), and the
        centre ``c`` is their mean embedding through the initial network
-       (coordinates with ``|c_i| < 0.1`` pushed to ``+-0.1``). ``R`` is the
-       ``(1 - nu)`` quantile of their distances. ``max_epochs=0`` stops
-       here with a valid, usable model.
+       (with ``encoder="standardize"``, coordinates with ``|c_i| < 0.1``
+       pushed to ``+-0.1``). ``R`` is the ``(1 - nu)`` quantile of their
+       distances. ``max_epochs=0`` stops here with a valid, usable model;
+       with ``encoder="whiten"`` it is RX (:class:`RXDetector`).
     2. **Gradient phase**: a skorch net (``net_``) trains the network with
        the ``objective`` loss, while the centre follows an exponential
        moving average of the batch embeddings, with early stopping on the
@@ -61,10 +60,26 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
     Parameters
     ----------
+    encoder : {"standardize", "whiten"}, default="standardize"
+        The statistical phase and the network built on it.
+        ``"standardize"``: per-band standardisation with trainable
+        statistics, then a bias-free ``Linear -> ReLU -> Linear`` projection
+        to ``rep_dim`` dimensions. ``"whiten"``: Mahalanobis whitening
+        ``z = W (x - mean)`` (fixed, all ``n_features`` components kept)
+        and ``phi(x) = z`` plus a bias-free ``Linear -> ReLU -> Linear``
+        correction of ``z``'s ``rep_dim`` leading principal coordinates,
+        which starts at zero: phase 1 is then exactly RX's Mahalanobis
+        distance (up to float32 rounding, and to the trimming of
+        ``trim_fraction``). See Notes.
     rep_dim : int, default=32
-        Dimension of the embedding space.
+        ``"standardize"``: dimension of the embedding space.
+        ``"whiten"``: the embedding has ``n_features`` dimensions, and
+        ``rep_dim`` is the number of its leading (highest-variance)
+        whitened coordinates that phase 2 may change (at most
+        ``n_features``); the others keep the Mahalanobis distance.
     hidden : int, default=128
-        Width of the projection's hidden layer.
+        Width of the projection's (``"whiten"``: the correction's) hidden
+        layer.
     objective : {"soft-boundary", "one-class"}, default="soft-boundary"
         ``"one-class"`` minimises ``mean ||phi(x) - c||^2``;
         ``"soft-boundary"`` minimises
@@ -91,7 +106,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         ``0`` uses every pixel. See Notes.
     freeze_encoder : bool, default=False
         Keep the encoder statistics fixed in phase 2. ``False`` lets them be
-        fine-tuned (the tutorial's "unfreeze").
+        fine-tuned (the tutorial's "unfreeze"). No effect with
+        ``encoder="whiten"``, whose whitening is always fixed (see Notes).
     contamination : float in (0, 0.5], default=0.005
         Expected fraction of outliers in the training data; sets
         ``offset_`` (the tutorial's threshold quantile is
@@ -128,13 +144,14 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         the fitted state: weights, encoder statistics, centre, radius, Adam
         moments and ``history_`` are kept (``n_iter_`` accumulates), while
         ``lr``, ``batch_size``, ``patience``, ``callbacks`` etc. take their
-        current values. ``rep_dim``, ``hidden`` and the features must not
-        change. See Notes for resuming from skorch checkpoints.
+        current values. ``encoder``, ``rep_dim``, ``hidden`` and the
+        features must not change. See Notes for resuming from skorch checkpoints.
 
     Attributes
     ----------
-    center_ : ndarray of shape (rep_dim,)
-        Centre ``c`` of the hypersphere in the embedding space.
+    center_ : ndarray of shape (rep_dim,) or (n_features_in_,)
+        Centre ``c`` of the hypersphere in the embedding space (of
+        dimension ``n_features_in_`` with ``encoder="whiten"``).
     radius_ : float
         Radius ``R`` of the hypersphere.
     offset_ : float
@@ -194,6 +211,25 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     centre (Ruff et al., Prop. 2; the choice is explained in the docstring
     of ``sksvdd._svdd._network.DeepSVDDModule``).
 
+    Whitening (``encoder="whiten"``): with mean ``mu`` and covariance
+    ``Sigma`` of the (trimmed) sample, ``W = Lambda^(-1/2) U^T`` where
+    ``U Lambda U^T = Sigma + 1e-6 * trace(Sigma) / n_features * I``
+    (:class:`RXDetector`'s default ridge), so ``||W (x - mu)||^2`` is RX's
+    score. The random projection of ``"standardize"`` keeps few of these
+    directions; here none is dropped, since the low-variance directions
+    are where RX finds most anomalies. The whitened sample has mean zero,
+    so the centre is zero (up to rounding) and is not pushed from zero:
+    pushing it to ``+-0.1`` per coordinate would add a linear term
+    ``-2 c^T z`` to the score and break the equality with RX. The collapse
+    of Ruff et al. is guarded otherwise: ``W`` and ``mu`` are fixed
+    buffers (a trainable ``W`` could shrink to zero) and phase 2 adds a
+    correction to ``z`` instead of replacing it, so zero weights give
+    ``phi(x) = z``; when ``rep_dim < n_features`` the trailing
+    coordinates cannot change at all. With ``trim_fraction=0`` phase 1
+    ranks pixels as :class:`RXDetector` fitted on the same sample does;
+    how phase 2 changes that is measured in ``benchmarks/phase1.py``
+    (``benchmarks/README.md``).
+
     Faults during phase 2: when training diverges, e.g. from a far too
     large ``lr`` (a non-finite batch loss or non-finite weights after an
     epoch; an epoch loss more than 1000 times the loss of the weights
@@ -238,6 +274,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        "encoder": [StrOptions({"standardize", "whiten"})],
         "rep_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden": [Interval(Integral, 1, None, closed="left")],
         "objective": [StrOptions({"soft-boundary", "one-class"})],
@@ -262,6 +299,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     def __init__(
         self,
         *,
+        encoder="standardize",
         rep_dim=32,
         hidden=128,
         objective="soft-boundary",
@@ -282,6 +320,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         verbose=0,
         warm_start=False,
     ):
+        self.encoder = encoder
         self.rep_dim = rep_dim
         self.hidden = hidden
         self.objective = objective
@@ -420,8 +459,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         if warm:
             net = self._continue_net(device, shuffle_gen)
         else:
-            module = DeepSVDDModule(
-                X_sample.shape[1], self.hidden, self.rep_dim, generator=init_gen
+            module = make_module(
+                self.encoder, X_sample.shape[1], self.hidden, self.rep_dim, generator=init_gen
             )
             net = self._build_net(module, device, shuffle_gen)
             net.initialize()
@@ -464,12 +503,18 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         current values.
         """
         old = self.net_
-        first = old.module_.projection[0].weight.shape
-        second = old.module_.projection[2].weight.shape
-        if first[0] != self.hidden or second[0] != self.rep_dim:
+        requested = make_module(self.encoder, self.n_features_in_, self.hidden, self.rep_dim)
+        shapes = {k: v.shape for k, v in requested.state_dict().items()}
+        if type(requested) is not type(old.module_) or shapes != {
+            k: v.shape for k, v in old.module_.state_dict().items()
+        }:
+            fitted_encoder = "whiten" if hasattr(old.module_.encoder, "whitening") else (
+                "standardize")
             raise ValueError(
-                f"warm_start=True continues the fitted network (hidden={first[0]}, "
-                f"rep_dim={second[0]}), but hidden={self.hidden}, rep_dim={self.rep_dim} "
+                f"warm_start=True continues the fitted network (encoder={fitted_encoder!r}, "
+                f"hidden={old.module_.projection[0].weight.shape[0]}, "
+                f"rep_dim={old.module_.projection[2].weight.shape[0]}), but "
+                f"encoder={self.encoder!r}, hidden={self.hidden}, rep_dim={self.rep_dim} "
                 "were requested; set warm_start=False to fit a new network."
             )
         # Continue the shuffling stream instead of replaying the first fit's.
@@ -593,7 +638,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         for key, tensor in state_dict.items():
             if tensor.dtype != torch.float32 or not bool(torch.isfinite(tensor).all()):
                 raise ValueError(f"weight {key!r} is not finite float32.")
-        module = DeepSVDDModule(fitted["n_features_in_"], self.hidden, self.rep_dim)
+        module = make_module(
+            self.encoder, fitted["n_features_in_"], self.hidden, self.rep_dim
+        )
         try:
             module.load_state_dict(state_dict, strict=True)
         except RuntimeError as exc:
@@ -650,14 +697,10 @@ def _set_fitted(estimator, fitted):
 
 def _statistical_phase(module, X_sample, nu):
     """Phase 1: encoder statistics, centre and radius of ``module`` from ``X_sample``."""
-    mean = X_sample.mean(axis=0, dtype=np.float64)
-    scale = X_sample.std(axis=0, dtype=np.float64)
-    scale[~(scale > _MIN_SCALE)] = 1.0
     with torch.no_grad():
-        module.encoder.mean0.copy_(torch.as_tensor(mean))
-        module.encoder.scale0.copy_(torch.as_tensor(scale))
+        module.encoder.set_statistics(X_sample)
         emb = map_batches(module, module, X_sample).to(module.center.device)
-        center = initial_center(emb)
+        center = initial_center(emb, module.center_eps)
         module.center.copy_(center)
         dist2 = squared_distance(emb, center)
         module.radius2.fill_(radius2_from_quantile(dist2.cpu().numpy(), nu))

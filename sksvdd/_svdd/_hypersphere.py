@@ -17,9 +17,14 @@ def squared_distance(emb, center):
     return ((emb - center) ** 2).sum(dim=1)
 
 
-def initial_center(emb):
-    """The phase-1 centre: the mean embedding, pushed away from zero (Ruff et al.)."""
-    return _push_from_zero(emb.mean(dim=0), CENTER_EPS)
+def initial_center(emb, eps=CENTER_EPS):
+    """The phase-1 centre: the mean embedding, pushed at least ``eps`` from zero (Ruff et al.).
+
+    ``eps=0`` keeps the mean embedding (for a network that cannot collapse
+    onto a zero centre, see ``WhitenedSVDDModule``).
+    """
+    center = emb.mean(dim=0)
+    return _push_from_zero(center, eps) if eps > 0 else center
 
 
 def update_center_(center, emb, weight):
