@@ -126,9 +126,11 @@ def _residual(seed, **spatial):
                          detector=DeepSVDDDetector(random_state=seed))
 
 
-def _fused(seed, fusion):
-    """The spectral RX branch and the residual Deep SVDD branch, fused (the 0.2 default)."""
-    return FusionDetector([("spectral", ImageDetector(detector=RXDetector())),
+def _fused(seed, fusion, spectral=None):
+    """A spectral branch (default: whitened Deep SVDD) and the residual branch, fused."""
+    if spectral is None:
+        spectral = DeepSVDDDetector(encoder="whiten", random_state=seed)
+    return FusionDetector([("spectral", ImageDetector(detector=spectral)),
                            ("residual", _residual(seed))], fusion=fusion)
 
 
@@ -141,6 +143,7 @@ DETECTORS = {
     "sksvdd-ringmean": lambda seed: _residual(seed, background="mean"),
     "sksvdd-window-7/3": lambda seed: _residual(seed, outer_window=7, inner_window=3),
     "sksvdd-fused-max": lambda seed: _fused(seed, "max"),
+    "sksvdd-fused-rx": lambda seed: _fused(seed, "max", spectral=RXDetector()),
     "sksvdd-fused-mean": lambda seed: _fused(seed, "mean"),
     "RX": lambda seed: ImageDetector(detector=RXDetector()),
     "local-RX": lambda seed: LocalRX(),

@@ -4,7 +4,6 @@ from sklearn.pipeline import Pipeline
 
 from ._preprocessing import BandpassByWavelength
 from ._svdd import DeepSVDDDetector
-from ._rx import RXDetector
 from .image import DualWindowResidual, FusionDetector, ImageDetector
 
 
@@ -23,9 +22,12 @@ def make_default_detector(
       local background) and :class:`DeepSVDDDetector` with its defaults.
       It finds small targets against local clutter.
     - ``spectral``: :class:`ImageDetector` of the spectra alone and
-      :class:`RXDetector` (the Mahalanobis distance to the scene). It keeps
-      targets wider than the window, whose inside the residual erases (the
-      ring around an interior pixel lies inside the target).
+      :class:`DeepSVDDDetector` with ``encoder="whiten"``: its statistical
+      phase is the Mahalanobis (RX) distance, computed from robust (trimmed)
+      statistics, so the targets do not inflate the covariance they are
+      measured against. It keeps targets wider than the window, whose inside
+      the residual erases (the ring around an interior pixel lies inside
+      the target).
 
     With ``spatial=False``: an :class:`ImageDetector` of the spectra alone
     and :class:`DeepSVDDDetector`. When a wavelength bound is given, each
@@ -50,10 +52,11 @@ def make_default_detector(
         it is not ``"cpu"``): ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
         ``"auto"``.
     random_state : int, RandomState instance or None, default=None
-        Passed to the Deep SVDD detector.
+        Passed to the Deep SVDD detectors.
     **detector_params
-        Further :class:`DeepSVDDDetector` parameters (e.g. ``nu=0.05``).
-        ``contamination`` also sets the fused detector's threshold.
+        Further :class:`DeepSVDDDetector` parameters (e.g. ``nu=0.05``), for
+        the Deep SVDD detectors of both branches. ``contamination`` also
+        sets the fused detector's threshold.
 
     Returns
     -------
@@ -86,14 +89,17 @@ def make_default_detector(
             ("detector", detector),
         ])
 
-    svdd = with_bandpass(
-        DeepSVDDDetector(random_state=random_state, device=device, **detector_params))
+    def deep_svdd(**params):
+        return with_bandpass(DeepSVDDDetector(
+            random_state=random_state, device=device, **{**detector_params, **params}))
+
     if not spatial:
-        return ImageDetector(detector=svdd)
+        return ImageDetector(detector=deep_svdd())
     contamination = detector_params.get("contamination", 0.005)
     residual = ImageDetector(
-        spatial=DualWindowResidual(device=None if device == "cpu" else device), detector=svdd)
-    spectral = ImageDetector(detector=with_bandpass(RXDetector(contamination=contamination)))
+        spatial=DualWindowResidual(device=None if device == "cpu" else device),
+        detector=deep_svdd())
+    spectral = ImageDetector(detector=deep_svdd(encoder="whiten"))
     return FusionDetector(
         [("spectral", spectral), ("residual", residual)], fusion="max",
         contamination=contamination,

@@ -259,11 +259,12 @@ def test_image_detector_takes_pipelines_and_sklearn_detectors(scene):
     assert det.n_bands_in_ == bands
 
 
-def test_default_detector_is_the_fused_rx_and_residual_branches(scene):
+def test_default_detector_is_the_fused_spectral_and_residual_branches(scene):
     cube = scene.cube
     det = make_default_detector(random_state=0, **FAST).fit(cube)
     reference = FusionDetector([
-        ("spectral", ImageDetector(detector=RXDetector())),
+        ("spectral", ImageDetector(
+            detector=DeepSVDDDetector(encoder="whiten", random_state=0, **FAST))),
         ("residual", ImageDetector(spatial=DualWindowResidual(),
                                    detector=DeepSVDDDetector(random_state=0, **FAST))),
     ]).fit(cube)
