@@ -1,7 +1,9 @@
 """Measured effect of each documented option of the default pipeline, over several seeds.
 
-Every variant is ``make_default_detector(random_state=seed)`` with some
-parameters changed (``set_params`` names, e.g. ``detector__trim_fraction``),
+Every variant is the residual detector (``ImageDetector`` of
+``DualWindowResidual`` and ``DeepSVDDDetector(random_state=seed)``: the
+default's ``residual`` branch) with some parameters changed (``set_params``
+names, e.g. ``detector__trim_fraction``),
 fitted on each scene itself and graded by
 pixel ROC AUC, as in ``quality.py``. The table gives, per variant, the mean
 and worst AUROC over the nine real scenes for each seed, their averages over
@@ -26,9 +28,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from quality import scenes
-from sksvdd import make_default_detector
+from sksvdd import DeepSVDDDetector, DualWindowResidual, ImageDetector, make_default_detector
 
-# name -> (set_params of the default detector, or "no-spatial", what it tests)
+# name -> (set_params of the residual detector, or "no-spatial", what it tests)
 VARIANTS = {
     "default": ({}, "trim_fraction=0.02, 5/1 dual window, median background"),
     "mean-background": ({"spatial__background": "mean"}, "ring mean instead of median"),
@@ -55,7 +57,9 @@ def build(variant, seed):
     params, _ = VARIANTS[variant]
     if params == "no-spatial":
         return make_default_detector(spatial=False, random_state=seed)
-    return make_default_detector(random_state=seed).set_params(**params)
+    residual = ImageDetector(spatial=DualWindowResidual(),
+                             detector=DeepSVDDDetector(random_state=seed))
+    return residual.set_params(**params)
 
 
 def run(variants, seeds):

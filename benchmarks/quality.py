@@ -30,7 +30,14 @@ from sklearn.svm import OneClassSVM
 
 from sklearn.pipeline import make_pipeline
 
-from sksvdd import DeepSVDDDetector, PerPixelUnitNorm, RXDetector, make_default_detector
+from sksvdd import (
+    DeepSVDDDetector,
+    DualWindowResidual,
+    ImageDetector,
+    PerPixelUnitNorm,
+    RXDetector,
+    make_default_detector,
+)
 from sksvdd.datasets import cube_to_pixels, load_scene, make_hyperspectral_scene
 from sksvdd.metrics import detection_report, format_table
 
@@ -88,17 +95,25 @@ def _has_pyod():
     return True
 
 
+def _residual(background="median", **params):
+    """The residual detector alone (the default before 0.2, now its ``residual`` branch)."""
+    return ImageDetector(spatial=DualWindowResidual(background=background),
+                         detector=DeepSVDDDetector(random_state=0, **params))
+
+
 # Image-level detectors (ImageDetector, with a ``halo``) are fitted on and score the
 # cube; pixel-level ones its pixels.
 DETECTORS = {
     "sksvdd": lambda: make_default_detector(random_state=0),
-    "sksvdd-notrim": lambda: make_default_detector(random_state=0, trim_fraction=0),
-    "sksvdd-ringmean": lambda: make_default_detector(random_state=0).set_params(
-        spatial__background="mean"),
+    "sksvdd-residual": lambda: _residual(),
+    "sksvdd-notrim": lambda: _residual(trim_fraction=0),
+    "sksvdd-ringmean": lambda: _residual(background="mean"),
     "sksvdd-spectral": lambda: make_default_detector(spatial=False, random_state=0),
+    "sksvdd-whiten": lambda: ImageDetector(
+        detector=DeepSVDDDetector(encoder="whiten", random_state=0)),
     "sksvdd-unitnorm": lambda: make_pipeline(
         PerPixelUnitNorm(), DeepSVDDDetector(random_state=0)),
-    "sksvdd-phase1": lambda: make_default_detector(random_state=0, max_epochs=0),
+    "sksvdd-phase1": lambda: _residual(max_epochs=0),
     "RX": lambda: RXDetector(),
     "IsolationForest": lambda: IsolationForest(random_state=0),
     # As in ../shared/data/README.md: nu=0.1, standardised, fitted on a 2000-pixel subsample.

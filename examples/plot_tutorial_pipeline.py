@@ -55,7 +55,8 @@ print(f"{det.n_iter_} epochs, R = {det.radius_:.3f}, offset_ = {det.offset_:.3f}
 # :func:`~sksvdd.make_default_detector` takes the cube itself. It is a
 # :class:`~sksvdd.FusionDetector` of two branches: Deep SVDD on each pixel minus
 # its local background (:class:`~sksvdd.DualWindowResidual`, an image
-# operation), for small targets in clutter, and RX on the spectra alone, for
+# operation), for small targets in clutter, and Deep SVDD with a whitening
+# encoder (a robust RX to start from) on the spectra alone, for
 # targets wider than the window; their standardised scores are fused by the
 # maximum. The anomaly score is ``-score_samples`` (higher = more anomalous).
 from sksvdd import make_default_detector

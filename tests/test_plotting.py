@@ -248,8 +248,14 @@ def test_false_color_rgb_validation(cube, kwargs, match):
 
 
 def test_training_history_from_image_detector(deep_pipeline):
-    history = deep_pipeline.detectors_[1][1].detector_.history_
-    disp = TrainingHistoryDisplay.from_estimator(deep_pipeline)
+    # A detector with several branches plots its first trained Deep SVDD; a branch
+    # passed on its own plots that branch's.
+    first = TrainingHistoryDisplay.from_estimator(deep_pipeline)
+    spectral = deep_pipeline.detectors_[0][1].detector_.history_
+    assert first.history == spectral
+    residual = deep_pipeline.detectors_[1][1]
+    history = residual.detector_.history_
+    disp = TrainingHistoryDisplay.from_estimator(residual)
     assert len(disp.axes_) == 3
     for key in ("loss", "radius", "outside_frac"):
         line = disp.lines_[key]

@@ -112,7 +112,7 @@ def _cmd_demo(args):
 
     model_path = out / "model.joblib"
     _dump_model(model, model_path)
-    print(f"Wrote {model_path} (the fitted ImageDetector; load it with joblib.load)")
+    print(f"Wrote {model_path} (the fitted detector; load it with joblib.load)")
     if with_png:
         png_path = out / "scores.png"
         _save_heatmap(png_path, scores, scene.mask, "sksvdd")
@@ -298,21 +298,22 @@ def _fit(model, X, *, progress):
     """
     from .._svdd import DeepSVDDDetector
 
-    detectors = [est for est in nested_estimators(model) if isinstance(est, DeepSVDDDetector)]
-    saved = [{} for _ in detectors]
-    if progress:
-        with_bar = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
-        for detector, before in zip(detectors, saved):
-            overrides = {"verbose": 1}
-            if with_bar:
-                from skorch.callbacks import ProgressBar
-
-                overrides["callbacks"] = [*(detector.callbacks or []),
-                                          ("progress", ProgressBar())]
-            before.update({name: getattr(detector, name) for name in overrides})
-            detector.set_params(**overrides)
-    tic = time.perf_counter()
     interrupted = []
+    detectors = [est for est in nested_estimators(model) if isinstance(est, DeepSVDDDetector)]
+    saved = []
+    with_bar = (progress and sys.stderr.isatty()
+                and importlib.util.find_spec("tqdm") is not None)
+    for detector in detectors:
+        callbacks = [*(detector.callbacks or []),
+                     ("stop_when_interrupted", _stop_when_interrupted(interrupted))]
+        if with_bar:
+            from skorch.callbacks import ProgressBar
+
+            callbacks.append(("progress", ProgressBar()))
+        overrides = {"callbacks": callbacks, **({"verbose": 1} if progress else {})}
+        saved.append({name: getattr(detector, name) for name in overrides})
+        detector.set_params(**overrides)
+    tic = time.perf_counter()
     try:
         with _interrupt_watch(interrupted), contextlib.redirect_stdout(sys.stderr):
             model.fit(X)
@@ -331,6 +332,37 @@ def _fit(model, X, *, progress):
     if interrupted:
         raise Terminated if signal.SIGTERM in interrupted else KeyboardInterrupt
     return time.perf_counter() - tic
+
+
+def _stop_when_interrupted(interrupted):
+    """A skorch callback that ends training at the next batch once ``interrupted`` is set.
+
+    After a Ctrl-C or SIGTERM in one detector's training (which skorch ends
+    quietly), the later branches of a fused detector then stop at once too.
+    """
+    from skorch.callbacks import Callback
+
+    class StopWhenInterrupted(Callback):
+        def __init__(self, flag):
+            self.flag = flag
+
+        def __deepcopy__(self, memo):  # detectors clone their callbacks: share this one
+            return self
+
+        def __reduce__(self):  # the fitted net keeps its callbacks; saved models drop it
+            return (_no_callback, ())
+
+        def on_batch_begin(self, net, **kwargs):
+            if self.flag:
+                raise KeyboardInterrupt  # skorch ends this training quietly
+
+    return StopWhenInterrupted(interrupted)
+
+
+def _no_callback():
+    from skorch.callbacks import Callback
+
+    return Callback()
 
 
 @contextlib.contextmanager
