@@ -149,7 +149,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
     Attributes
     ----------
-    center_ : ndarray of shape (rep_dim,) or (n_features_in_,)
+    center_ : ndarray of shape (rep_dim,) or (`n_features_in_`,)
         Centre ``c`` of the hypersphere in the embedding space (of
         dimension ``n_features_in_`` with ``encoder="whiten"``).
     radius_ : float
