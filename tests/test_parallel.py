@@ -455,7 +455,7 @@ def test_score_cube_image_smaller_than_halo(scene40, image_detector):
 
 def test_score_cube_image_detector_validates(scene40, image_detector):
     cube = scene40
-    with pytest.raises(ValueError, match="160 bands but ImageDetector was fitted on 180"):
+    with pytest.raises(ValueError, match="160 bands but FusionDetector was fitted on 180"):
         score_cube(image_detector, cube[:, :, :160])
-    with pytest.raises(ValueError, match="160 bands but ImageDetector was fitted on 180"):
+    with pytest.raises(ValueError, match="160 bands but FusionDetector was fitted on 180"):
         predict_cube(image_detector, cube[:, :, :160])
