@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_images, restore_layout
+from ._validation import check_images, labels, restore_layout
 
 
 class ImageDetector(OutlierMixin, BaseEstimator):
@@ -189,10 +189,7 @@ class ImageDetector(OutlierMixin, BaseEstimator):
             ``-1`` where ``decision_function`` is negative, else ``+1``, at
             the threshold fitted on the training pixels.
         """
-        decisions = self._map("decision_function", X)
-        if isinstance(decisions, list):
-            return [np.where(d < 0, -1, 1) for d in decisions]
-        return np.where(decisions < 0, -1, 1)
+        return labels(self._map("decision_function", X))
 
     def _map(self, method, X):
         check_is_fitted(self)

@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_images, restore_layout
+from ._validation import check_images, labels, map_layout, restore_layout
 
 
 class FusionDetector(OutlierMixin, _BaseComposition):
@@ -185,10 +185,7 @@ class FusionDetector(OutlierMixin, _BaseComposition):
         decision : ndarray of shape (rows, cols) or (n_images, rows, cols), or list
             ``score_samples(X) - offset_``.
         """
-        scores = self.score_samples(X)
-        if isinstance(scores, list):
-            return [s - self.offset_ for s in scores]
-        return scores - self.offset_
+        return map_layout(lambda s: s - self.offset_, self.score_samples(X))
 
     def predict(self, X):
         """Per-pixel labels: ``-1`` for anomalies, ``+1`` for normal pixels.
@@ -204,10 +201,7 @@ class FusionDetector(OutlierMixin, _BaseComposition):
         labels : ndarray of int of shape (rows, cols) or (n_images, rows, cols), or list
             ``-1`` where ``decision_function`` is negative, else ``+1``.
         """
-        decisions = self.decision_function(X)
-        if isinstance(decisions, list):
-            return [np.where(d < 0, -1, 1) for d in decisions]
-        return np.where(decisions < 0, -1, 1)
+        return labels(self.decision_function(X))
 
     def _check_detectors(self):
         names = [item[0] if isinstance(item, tuple) and len(item) == 2 else None

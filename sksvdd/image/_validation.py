@@ -80,6 +80,16 @@ def restore_layout(maps, layout):
     return list(maps)
 
 
+def map_layout(fn, maps):
+    """``fn`` applied to each map of a result in any layout (one array, a batch, a list)."""
+    return [fn(m) for m in maps] if isinstance(maps, list) else fn(maps)
+
+
+def labels(decisions):
+    """``-1`` where a decision map is negative, else ``+1`` (ints), in the same layout."""
+    return map_layout(lambda d: np.where(d < 0, -1, 1), decisions)
+
+
 def _shape_message(owner, name, shape):
     hint = ""
     if len(shape) == 2:
