@@ -410,3 +410,82 @@ def test_rx_with_inconsistent_shapes_is_rejected(blobs, tmp_path):
 
     with pytest.raises(ValueError, match="precision_ has shape"):
         load(_tamper(path, tmp_path / "bad.sksvdd", arrays=shrink))
+
+
+# --- Attacks from the review of the model format (declared sizes, history, values) -------
+
+
+def test_declared_feature_count_cannot_make_load_allocate(saved_detector, tmp_path):
+    # Only n_features_in_ is edited, to 25 million: the network it declares would need
+    # gigabytes. The declared sizes are checked against the stored tensors on torch's meta
+    # device, before anything is built; the load runs in a child with a 1 GiB address-space
+    # margin over its start, so a regression fails here rather than taking the machine.
+    import subprocess
+    import sys
+    import textwrap
+
+    path = _tamper(saved_detector, tmp_path / "bomb.sksvdd",
+                   edit_manifest=_set(["estimator", "fitted", "n_features_in_"], 25_000_000))
+    code = textwrap.dedent(f"""
+        import resource, sys
+        import sksvdd
+        used = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (used * 4 + 2**30, resource.RLIM_INFINITY))
+        try:
+            sksvdd.load({str(path)!r})
+        except ValueError as exc:
+            print("ValueError:", exc)
+            sys.exit(0)
+        sys.exit(3)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "do not fit the network declared by n_features_in_" in result.stdout
+
+
+def test_long_history_loads_in_linear_time(blobs, tmp_path):
+    # 100,000 history rows (n_iter_ to match): rebuilding skorch's History row by row through
+    # History.record was quadratic (minutes); the rebuild is one extend.
+    det = DeepSVDDDetector(**FAST).fit(blobs[0])
+    row = dict(det.history_[-1])
+
+    def long_history(manifest):
+        fitted = manifest["estimator"]["fitted"]
+        last = fitted["history_"][-1]["__dict__"]  # as the file stores it
+        fitted["history_"] = [{"__dict__": {**last, "epoch": i + 1}} for i in range(100_000)]
+        fitted["n_iter_"] = 100_000
+
+    path = _tamper(save(det, tmp_path / "d.sksvdd"), tmp_path / "long.sksvdd",
+                   edit_manifest=long_history)
+    import time
+
+    start = time.perf_counter()
+    loaded = load(path)
+    assert time.perf_counter() - start < 60  # quadratic: about 4 minutes on 2 cores
+    assert loaded.n_iter_ == 100_000 and len(loaded.net_.history) == 100_000
+    assert loaded.net_.history[-1, "train_loss"] == row["loss"]
+
+
+def test_non_finite_fitted_arrays_are_rejected(blobs, tmp_path):
+    # NaN or infinity in any array a fitted model reads would give NaN scores (and predict
+    # would then flag nothing): refused at load.
+    path = save(RXDetector().fit(blobs[0]), tmp_path / "rx.sksvdd")
+    for value in (np.nan, np.inf):
+        def poison(arrays):
+            return {k: np.where(np.arange(v.size).reshape(v.shape) == 0, value, v)
+                    if v.dtype.kind == "f" else v for k, v in arrays.items()}
+
+        with pytest.raises(ValueError, match="invalid (location_|precision_)"):
+            load(_tamper(path, tmp_path / "bad.sksvdd", arrays=poison))
+
+
+def test_zero_encoder_scale_is_rejected(saved_detector, tmp_path):
+    def zero_scale(weights):
+        weights = {k: v.clone() for k, v in weights.items()}
+        key = next(k for k in weights if k.endswith("encoder.scale0"))
+        weights[key][0] = 0.0
+        return weights
+
+    with pytest.raises(ValueError, match="scale0 must be positive"):
+        load(_tamper(saved_detector, tmp_path / "scale.sksvdd", weights=zero_scale))

@@ -42,7 +42,10 @@ def _is_finite(v):
 
 
 def _array(ndim, kinds="f"):
-    return lambda v: isinstance(v, np.ndarray) and v.ndim == ndim and v.dtype.kind in kinds
+    # Floating arrays must be finite: a fitted model reads every one of them, and a NaN
+    # or infinity would give NaN scores (and predict would then flag nothing).
+    return lambda v: (isinstance(v, np.ndarray) and v.ndim == ndim and v.dtype.kind in kinds
+                      and (v.dtype.kind != "f" or bool(np.isfinite(v).all())))
 
 
 def _optional(check):

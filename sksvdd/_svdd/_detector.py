@@ -638,6 +638,22 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         for key, tensor in state_dict.items():
             if tensor.dtype != torch.float32 or not bool(torch.isfinite(tensor).all()):
                 raise ValueError(f"weight {key!r} is not finite float32.")
+        # The declared sizes (n_features_in_, hidden, rep_dim) are checked against the
+        # stored tensors on torch's "meta" device, which allocates nothing, before the
+        # network is built: a file cannot make the loader allocate more than it holds.
+        with torch.device("meta"):
+            skeleton = make_module(self.encoder, fitted["n_features_in_"], self.hidden,
+                                   self.rep_dim)
+        expected = {key: tuple(t.shape) for key, t in skeleton.state_dict().items()}
+        stored = {key: tuple(t.shape) for key, t in state_dict.items()}
+        if expected != stored:
+            raise ValueError(
+                "the weights do not fit the network declared by n_features_in_, hidden and "
+                f"rep_dim (expected {len(expected)} tensors of the declared sizes)."
+            )
+        scale = state_dict.get("encoder.scale0")
+        if scale is not None and not bool((scale > 0).all()):
+            raise ValueError("the encoder's scale0 must be positive.")
         module = make_module(
             self.encoder, fitted["n_features_in_"], self.hidden, self.rep_dim
         )
