@@ -489,3 +489,33 @@ def test_zero_encoder_scale_is_rejected(saved_detector, tmp_path):
 
     with pytest.raises(ValueError, match="scale0 must be positive"):
         load(_tamper(saved_detector, tmp_path / "scale.sksvdd", weights=zero_scale))
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA, zipfile.ZIP_DEFLATED])
+def test_compressed_tensor_members_are_refused(saved_detector, tmp_path, method):
+    # A 2 KB file with a BZIP2 member declared as 1000 bytes inflated to gigabytes: tensors
+    # must be stored uncompressed (as save writes them), so they cannot expand.
+    members = _members(saved_detector)
+    path = tmp_path / "packed.sksvdd"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data, compress_type=(
+                method if name.endswith(".safetensors") else zipfile.ZIP_DEFLATED))
+    with pytest.raises(ValueError, match="compression method"):
+        load(path)
+
+
+def test_manifest_bomb_is_read_up_to_its_cap_only(saved_detector, tmp_path):
+    # A deflated manifest of 200 MiB of spaces (a few hundred KB in the file) is refused
+    # from its declared size; with the size in its header forged small, the chunked read
+    # stops at the declared size instead of inflating everything.
+    members = _members(saved_detector)
+    members["manifest.json"] = members["manifest.json"] + b" " * (200 * 2**20)
+    path = tmp_path / "bomb.sksvdd"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data, compress_type=(
+                zipfile.ZIP_DEFLATED if name == "manifest.json" else zipfile.ZIP_STORED))
+    assert path.stat().st_size < 2 * 2**20
+    with pytest.raises(ValueError, match="implausibly large"):
+        load(path)

@@ -244,12 +244,37 @@ def _read_members(archive):
             f"expected the members {', '.join(_MEMBERS)}, found {', '.join(names) or 'none'}; "
             "it is not an sksvdd model file."
         )
+    members = {}
     for info in infos:
+        # save() stores the tensors uncompressed and deflates only the manifest. Any other
+        # method (BZIP2 and LZMA members are inflated in full by zipfile, whatever size their
+        # header declares) is refused, so no member can expand beyond what the file holds,
+        # except the manifest, read in chunks up to its cap.
+        allowed = ((zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if info.filename == _MANIFEST
+                   else (zipfile.ZIP_STORED,))
+        if info.compress_type not in allowed:
+            raise _FormatError(f"member {info.filename} uses zip compression method "
+                               f"{info.compress_type}, which sksvdd model files do not use.")
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            raise _FormatError(f"member {info.filename} declares inconsistent sizes.")
         limit = _MAX_MANIFEST_BYTES if info.filename == _MANIFEST else _MAX_TENSOR_BYTES
         if info.file_size > limit:
             raise _FormatError(f"member {info.filename} is implausibly large ({info.file_size} "
                                "bytes).")
-    return {info.filename: archive.read(info) for info in infos}
+        members[info.filename] = _read_bounded(archive, info, limit)
+    return members
+
+
+def _read_bounded(archive, info, limit, chunk=2**20):
+    """The member's bytes, read in chunks; a ``_FormatError`` past ``limit`` or its header."""
+    parts, total = [], 0
+    with archive.open(info) as f:
+        while data := f.read(chunk):
+            total += len(data)
+            if total > min(limit, info.file_size):
+                raise _FormatError(f"member {info.filename} holds more data than it declares.")
+            parts.append(data)
+    return b"".join(parts)
 
 
 def _parse_manifest(raw):
