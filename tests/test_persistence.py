@@ -519,3 +519,29 @@ def test_manifest_bomb_is_read_up_to_its_cap_only(saved_detector, tmp_path):
     assert path.stat().st_size < 2 * 2**20
     with pytest.raises(ValueError, match="implausibly large"):
         load(path)
+
+
+def test_pipeline_cache_folders_are_not_stored_nor_loaded(blobs, tmp_path):
+    # A Pipeline(memory=<folder>) loaded from a file would pickle to and unpickle from that
+    # folder at the next fit: save stores memory=None (with a warning), load refuses a path.
+    pipe = make_pipeline(StandardScaler(), RXDetector(), memory=str(tmp_path / "cache"))
+    pipe.fit(blobs[0])
+    with pytest.warns(UserWarning, match="memory="):
+        path = save(pipe, tmp_path / "p.sksvdd")
+    assert load(path).memory is None
+    tampered = _tamper(path, tmp_path / "mem.sksvdd",
+                       edit_manifest=_set(["estimator", "params", "memory"], str(tmp_path)))
+    with pytest.raises(ValueError, match="memory="):
+        load(tampered)
+
+
+@pytest.mark.parametrize("name", ["memory", "steps", "verbose"])
+def test_step_named_like_a_pipeline_parameter_is_refused(blobs, tmp_path, name):
+    path = save(make_pipeline(StandardScaler(), RXDetector()).fit(blobs[0]),
+                tmp_path / "p.sksvdd")
+
+    def rename(manifest):
+        manifest["estimator"]["steps"][0][0] = name
+
+    with pytest.raises(ValueError, match=f"step named '{name}'"):
+        load(_tamper(path, tmp_path / "named.sksvdd", edit_manifest=rename))

@@ -83,6 +83,12 @@ class _Writer:
 
     def _pipeline(self, pipe, where):
         params = self._params(pipe, where, skip=("steps",))
+        if params.get("memory") is not None:
+            warnings.warn(
+                f"sksvdd.save: {where} has memory={pipe.memory!r}, a cache of fitted steps; "
+                "model files store no paths, so it is saved as memory=None (it only affects "
+                "refitting).", UserWarning, stacklevel=4)
+            params["memory"] = None
         steps = []
         for step, est in pipe.steps:
             if est is None or est == "passthrough":
@@ -245,6 +251,10 @@ class _Reader:
             step, sub = item
             if step in names or "__" in step or not step:
                 raise _FormatError(f"{where} (Pipeline) has an invalid step name {step!r}.")
+            if step in Pipeline._get_param_names():
+                raise _FormatError(
+                    f"{where} (Pipeline) has a step named {step!r}, which is also the name of "
+                    "a Pipeline parameter; scikit-learn cannot set such a step's parameters.")
             names.add(step)
             where_step = f"pipeline step {step!r}"
             steps.append((step, "passthrough" if sub == "passthrough"
@@ -252,6 +262,12 @@ class _Reader:
         if not steps:
             raise _FormatError(f"{where} (Pipeline) has no steps.")
         params = self._params(tree, Pipeline, where, skip=("steps",))
+        if params.get("memory") is not None:
+            # A cache folder would be written to and read back (with pickle) at the next
+            # fit: a loaded model must not point at a path the file chose.
+            raise _FormatError(
+                f"{where} (Pipeline) has memory={params['memory']!r}; model files store "
+                "pipelines without a cache folder (memory=None).")
         return _construct(Pipeline, {"steps": steps, **params}, where)
 
     def _image_detector(self, tree, where):
