@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -12,6 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from sksvdd import DualWindowResidual, FusionDetector
+from sksvdd import load as sksvdd_load
 from sksvdd.cli import _main as cli
 from sksvdd._atomic import atomic_path
 from sksvdd.cli import main
@@ -67,7 +69,7 @@ def read_png(path):
 
 
 def anomaly_scores(model_path, scene):
-    return -joblib.load(model_path).score_samples(scene.cube)
+    return -sksvdd_load(model_path).score_samples(scene.cube)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +88,10 @@ def real_model(tmp_path_factory):
         pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
     folder = tmp_path_factory.mktemp("real")
     result = run_cli("fit", REAL_SCENE, "--param", "max_epochs=2", "--random-state", "0",
-                     "-q", "--out", "model.joblib", cwd=folder)
+                     "-q", "--out", "model.sksvdd", cwd=folder)
     assert result.returncode == 0, result.stderr
-    assert "Wrote model.joblib" in result.stdout
-    return folder / "model.joblib"
+    assert "Wrote model.sksvdd" in result.stdout
+    return folder / "model.sksvdd"
 
 
 # --------------------------------------------------------------------------- #
@@ -108,7 +110,7 @@ def test_real_scene_score_matches_in_process_model(real_model, tmp_path):
     assert read_png(tmp_path / "map.png").shape[:2] == HEATMAP_SHAPE
     mask = read_png(tmp_path / "mask.png")
     assert mask.shape[:2] == scene.cube.shape[:2]
-    predicted = (joblib.load(real_model).predict(scene.cube) == -1).ravel()
+    predicted = (sksvdd_load(real_model).predict(scene.cube) == -1).ravel()
     np.testing.assert_array_equal(mask[:, :, 0].ravel() > 0.5, predicted)
     assert not list(tmp_path.glob(".*tmp*"))
 
@@ -138,11 +140,11 @@ def test_bandpass_without_wavelengths_fails_with_hint(tmp_path, capsys):
     if not REAL_SCENE.is_file():
         pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
     status = main(["fit", str(REAL_SCENE), "--bandpass", "400", "900",
-                   "--out", str(tmp_path / "m.joblib")])
+                   "--out", str(tmp_path / "m.sksvdd")])
     err = capsys.readouterr().err
     assert status == 1
     assert "--bandpass needs band wavelengths" in err and "Hint" in err
-    assert not (tmp_path / "m.joblib").exists()
+    assert not (tmp_path / "m.sksvdd").exists()
 
 
 # --------------------------------------------------------------------------- #
@@ -158,7 +160,7 @@ def test_demo_writes_model_png_and_table(tmp_path):
     assert set(table) == {"sksvdd", "RXDetector"}
     for row in table.values():
         assert all(0.0 <= value <= 1.0 for value in row.values())
-    model = joblib.load(tmp_path / "out" / "model.joblib")
+    model = sksvdd_load(tmp_path / "out" / "model.sksvdd")
     assert isinstance(model, FusionDetector) and model.n_bands_in_ > 0
     assert isinstance(model.detectors_[1][1].spatial_, DualWindowResidual)
     assert read_png(tmp_path / "out" / "scores.png").shape[:2] == HEATMAP_SHAPE
@@ -166,13 +168,13 @@ def test_demo_writes_model_png_and_table(tmp_path):
 
 
 def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
-    model_path, scores_path = tmp_path / "model.joblib", tmp_path / "scores.npy"
+    model_path, scores_path = tmp_path / "model.sksvdd", tmp_path / "scores.npy"
     assert main(["fit", str(builtin_npz), "--bandpass", "500", "none", "--param",
                  "max_epochs=1", "--param", "nu=0.2", "--random-state", "0",
                  "--out", str(model_path)]) == 0
     out, err = capsys.readouterr()
     assert "train_loss" in err and "train_loss" not in out  # progress on stderr, not stdout
-    model = joblib.load(model_path)
+    model = sksvdd_load(model_path)
     spectral, residual = (branch for _, branch in model.detectors_)
     assert spectral.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
     assert residual.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
@@ -198,30 +200,30 @@ def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
 
 
 def test_spatial_model_scores_a_scene_of_another_size(builtin_npz, tmp_path, capsys):
-    model_path, scores_path = tmp_path / "model.joblib", tmp_path / "scores.npy"
+    model_path, scores_path = tmp_path / "model.sksvdd", tmp_path / "scores.npy"
     assert main(["fit", str(builtin_npz), "--param", "max_epochs=1", "-q",
                  "--out", str(model_path)]) == 0
     other = make_hyperspectral_scene(n_rows=18, n_cols=31, random_state=1)
     other_path = tmp_path / "other.npz"
     np.savez(other_path, data=other.cube, map=other.mask)
     assert main(["score", str(model_path), str(other_path), "--out", str(scores_path)]) == 0
-    expected = -joblib.load(model_path).score_samples(other.cube)
+    expected = -sksvdd_load(model_path).score_samples(other.cube)
     assert expected.shape == (18, 31)
     np.testing.assert_array_equal(np.load(scores_path), expected)
 
 
 def test_fit_no_spatial_leaves_out_the_spatial_step(builtin_npz, tmp_path):
-    model_path = tmp_path / "model.joblib"
+    model_path = tmp_path / "model.sksvdd"
     assert main(["fit", str(builtin_npz), "--no-spatial", "--param", "max_epochs=0", "-q",
                  "--out", str(model_path)]) == 0
-    model = joblib.load(model_path)
+    model = sksvdd_load(model_path)
     assert model.spatial is None and model.spatial_ is None
 
 
 def test_evaluate_without_ground_truth_fails(builtin_npz, tmp_path, capsys):
     path = tmp_path / "no_gt.npy"
     np.save(path, load_scene(builtin_npz).cube)
-    assert main(["evaluate", "unused.joblib", str(path)]) == 1
+    assert main(["evaluate", "unused.sksvdd", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("sksvdd: error: ") and err.count("\n") == 1
     assert "no ground-truth" in err
@@ -230,7 +232,7 @@ def test_evaluate_without_ground_truth_fails(builtin_npz, tmp_path, capsys):
 
 
 def test_band_mismatch_fails(builtin_npz, tmp_path, capsys):
-    model_path = tmp_path / "model.joblib"
+    model_path = tmp_path / "model.sksvdd"
     assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
                  "--out", str(model_path)]) == 0
     other = tmp_path / "other.npz"
@@ -241,19 +243,20 @@ def test_band_mismatch_fails(builtin_npz, tmp_path, capsys):
 
 
 def test_failed_model_write_keeps_previous_file(builtin_npz, tmp_path, monkeypatch, capsys):
-    model_path = tmp_path / "model.joblib"
+    model_path = tmp_path / "model.sksvdd"
     model_path.write_bytes(b"previous model")
 
-    def broken_dump(value, f, *args, **kwargs):
-        f.write(b"half a model")
+    def broken_save(tree_bytes, *args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(joblib, "dump", broken_dump)
+    import safetensors.torch
+
+    monkeypatch.setattr(safetensors.torch, "save", broken_save)
     assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
                  "--out", str(model_path)]) == 1
     assert "disk full" in capsys.readouterr().err
     assert model_path.read_bytes() == b"previous model"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.sksvdd"]
 
 
 def test_progress_without_tqdm_prints_epochs(builtin_npz, tmp_path, monkeypatch, capsys):
@@ -263,7 +266,7 @@ def test_progress_without_tqdm_prints_epochs(builtin_npz, tmp_path, monkeypatch,
     monkeypatch.setattr(cli.importlib.util, "find_spec",
                         lambda name, *a: None if name == "tqdm" else find_spec(name, *a))
     assert main(["fit", str(builtin_npz), "--param", "max_epochs=2",
-                 "--out", str(tmp_path / "m.joblib")]) == 0
+                 "--out", str(tmp_path / "m.sksvdd")]) == 0
     err = capsys.readouterr().err
     assert "train_loss" in err and "it/s" not in err
 
@@ -277,15 +280,15 @@ def test_progress_without_tqdm_prints_epochs(builtin_npz, tmp_path, monkeypatch,
     ([], "required: COMMAND"),
     (["frobnicate"], "invalid choice"),
     (["fit", "scene.mat"], "--out"),
-    (["fit", "scene.mat", "--out", "m.joblib", "--param", "max_epoch=2"],
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--param", "max_epoch=2"],
      "Did you mean 'max_epochs'? Valid names: batch_size, center_ema"),
-    (["fit", "scene.mat", "--out", "m.joblib", "--param", "nu"], "NAME=VALUE"),
-    (["fit", "scene.mat", "--out", "m.joblib", "--param", "nu=5"], "'nu' parameter"),
-    (["fit", "scene.mat", "--out", "m.joblib", "--param", "random_state=1"], "--random-state"),
-    (["fit", "scene.mat", "--out", "m.joblib", "--bandpass", "900", "400"], "below MAX"),
-    (["fit", "scene.mat", "--out", "m.joblib", "--bandpass", "x", "400"], "wavelength"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--param", "nu"], "NAME=VALUE"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--param", "nu=5"], "'nu' parameter"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--param", "random_state=1"], "--random-state"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--bandpass", "900", "400"], "below MAX"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--bandpass", "x", "400"], "wavelength"),
     (["demo", "--size", "3"], "at least 10"),
-    (["score", "model.joblib"], "required"),
+    (["score", "model.sksvdd"], "required"),
 ])
 def test_usage_errors_exit_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -296,7 +299,7 @@ def test_usage_errors_exit_2(argv, message, tmp_path, monkeypatch, capsys):
 
 
 def test_usage_error_exits_2_in_subprocess(tmp_path):
-    result = run_cli("fit", "scene.mat", "--out", "m.joblib", "--param", "bogus=1",
+    result = run_cli("fit", "scene.mat", "--out", "m.sksvdd", "--param", "bogus=1",
                      cwd=tmp_path)
     assert result.returncode == 2
     assert "unknown detector parameter 'bogus'" in result.stderr
@@ -309,7 +312,7 @@ def test_interrupted_fit_exits_130_without_model(builtin_npz, tmp_path):
     # CLI must not save that as if training had finished.
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     args = ["fit", builtin_npz, "--param", "max_epochs=100000", "--param", "patience=None",
-            "--out", "model.joblib"]
+            "--out", "model.sksvdd"]
     with subprocess.Popen([sys.executable, "-m", "sksvdd", *map(str, args)], cwd=tmp_path,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as proc:
@@ -344,8 +347,8 @@ def test_debug_shows_traceback(argv, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("argv", [
-    ["score", "missing.joblib", "scene.mat", "--out", "s.npy"],
-    ["score", "m.joblib", "scene.mat", "--out", "no/such/dir/s.npy"],
+    ["score", "missing.sksvdd", "scene.mat", "--out", "s.npy"],
+    ["score", "m.sksvdd", "scene.mat", "--out", "no/such/dir/s.npy"],
     ["fit", "scene.mat", "--out", "."],
 ])
 def test_bad_paths_exit_1(argv, tmp_path, monkeypatch, capsys):
@@ -356,7 +359,14 @@ def test_bad_paths_exit_1(argv, tmp_path, monkeypatch, capsys):
 
 
 def test_non_model_file_exits_1(builtin_npz, tmp_path, capsys):
+    # A zip that is not a model (an .npz scene), and a non-zip file even with --allow-pickle.
     assert main(["evaluate", str(builtin_npz), str(builtin_npz)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sksvdd: error: ") and err.count("\n") == 1
+    assert "not an sksvdd model file" in err
+    other = tmp_path / "notes.txt"
+    other.write_text("not a model")
+    assert main(["evaluate", str(other), str(builtin_npz), "--allow-pickle"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("sksvdd: error: cannot read the model file") and err.count("\n") == 1
 
@@ -387,13 +397,13 @@ def test_atomic_path_replaces_on_success(tmp_path):
 
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_atomic_path_keeps_previous_file_on_error(error, tmp_path):
-    target = tmp_path / "model.joblib"
+    target = tmp_path / "model.sksvdd"
     target.write_bytes(b"previous")
     with pytest.raises(type(error)), atomic_path(target) as tmp:
         tmp.write_bytes(b"half written")
         raise error
     assert target.read_bytes() == b"previous"
-    assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.sksvdd"]
 
 
 def test_atomic_path_without_previous_file_leaves_nothing(tmp_path):
@@ -408,3 +418,31 @@ def test_atomic_path_nothing_written_raises(tmp_path):
             atomic_path(tmp_path / "out.bin"):
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_joblib_models_are_read_only_with_allow_pickle(builtin_npz, tmp_path, capsys):
+    # A .joblib output name writes a pickle by explicit choice; reading one runs code, so
+    # score and evaluate refuse it unless --allow-pickle says the file is trusted.
+    model_path = tmp_path / "model.joblib"
+    assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 0
+    assert not zipfile.is_zipfile(model_path)
+    scores = tmp_path / "s.npy"
+    assert main(["score", str(model_path), str(builtin_npz), "--out", str(scores)]) == 1
+    err = capsys.readouterr().err
+    assert "--allow-pickle" in err and "runs code" in err and not scores.exists()
+    assert main(["score", str(model_path), str(builtin_npz), "--out", str(scores),
+                 "--allow-pickle"]) == 0
+    cube = load_scene(builtin_npz).cube
+    np.testing.assert_array_equal(np.load(scores), -joblib.load(model_path).score_samples(cube))
+    assert main(["evaluate", str(model_path), str(builtin_npz), "--allow-pickle"]) == 0
+
+
+def test_default_model_file_is_the_safe_format(builtin_npz, tmp_path):
+    model_path = tmp_path / "model.sksvdd"
+    assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 0
+    assert zipfile.is_zipfile(model_path)
+    with zipfile.ZipFile(model_path) as archive:
+        assert sorted(archive.namelist()) == [
+            "arrays.safetensors", "manifest.json", "weights.safetensors"]

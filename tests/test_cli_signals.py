@@ -13,11 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 
-from sksvdd import make_default_detector
+from sksvdd import make_default_detector, save
 from sksvdd._atomic import atomic_path
 from sksvdd.cli import main
 from sksvdd.datasets import make_hyperspectral_scene
@@ -35,8 +34,8 @@ def files(tmp_path_factory):
     scene = make_hyperspectral_scene(n_rows=20, n_cols=20, random_state=0)
     np.save(folder / "scene.npy", scene.cube)
     model = make_default_detector(max_epochs=1, random_state=0)
-    joblib.dump(model.fit(scene.cube), folder / "model.joblib")
-    return folder / "scene.npy", folder / "model.joblib"
+    save(model.fit(scene.cube), folder / "model.sksvdd")
+    return folder / "scene.npy", folder / "model.sksvdd"
 
 
 def _start(*args, cwd):
@@ -76,7 +75,7 @@ def _finish(process, timeout=120):
 
 def test_sigterm_during_fit_exits_143_and_keeps_the_previous_model(files, tmp_path):
     scene, _ = files
-    previous = tmp_path / "model.joblib"
+    previous = tmp_path / "model.sksvdd"
     previous.write_bytes(b"previous model")
     process = _start("fit", scene, "--out", previous, "--param", "max_epochs=100000",
                      cwd=tmp_path)

@@ -12,8 +12,11 @@ the traceback). Output files are written atomically (see
 :func:`sksvdd._atomic.atomic_path`), so an interrupted or failed run leaves
 any previous file in place and never a half-written one.
 
-Model files are joblib (pickle) files: loading one runs code stored in it, so
-only load models from sources you trust.
+Model files are written in sksvdd's safe format (:func:`sksvdd.save`:
+loading one cannot run code) unless the output name ends in ``.joblib``,
+``.pkl`` or ``.pickle``. ``score`` and ``evaluate`` read joblib (pickle) files
+only with ``--allow-pickle``: loading a pickle runs code stored in it, so use
+it only for models from sources you trust.
 """
 
 from ._main import main

@@ -110,9 +110,9 @@ def _cmd_demo(args):
     print(_format_table(table))
     print()
 
-    model_path = out / "model.joblib"
+    model_path = out / "model.sksvdd"
     _dump_model(model, model_path)
-    print(f"Wrote {model_path} (the fitted detector; load it with joblib.load)")
+    print(f"Wrote {model_path} (the fitted detector; load it with sksvdd.load)")
     if with_png:
         png_path = out / "scores.png"
         _save_heatmap(png_path, scores, scene.mask, "sksvdd")
@@ -164,7 +164,7 @@ def _cmd_score(args):
     if (png or mask_out) and not _has_matplotlib():
         raise CommandError("writing PNG files needs matplotlib: pip install 'sksvdd[plot]'.")
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.allow_pickle)
     scene = _load_scene(args.scene)
     _check_bands(model, scene.cube, args.scene)
     shape = scene.cube.shape[:2]
@@ -190,7 +190,7 @@ def _cmd_evaluate(args):
             f"'{args.scene}' has no ground-truth anomaly mask, which evaluate needs "
             "(a 'map', 'mask' or 'gt' variable; for ENVI a '<name>_mask.npy' file)."
         )
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.allow_pickle)
     _check_bands(model, scene.cube, args.scene)
     report = _report(scene.mask, *_score_image(model, scene.cube))
     rows, cols = scene.mask.shape
@@ -417,13 +417,29 @@ def _load_scene(path):
     return load_scene(path)
 
 
-def _load_model(path):
+def _load_model(path, allow_pickle=False):
+    """The model in ``path``: an sksvdd model file, or a joblib file with ``allow_pickle``."""
+    import zipfile
+
     import joblib
 
     path = Path(path)
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
         raise CommandError(f"model file '{path}' {what}.")
+    if zipfile.is_zipfile(path):
+        from .. import load
+
+        try:
+            return load(path)
+        except ValueError as exc:
+            raise CommandError(_one_line(exc)) from exc
+    if not allow_pickle:
+        raise CommandError(
+            f"'{path}' is not an sksvdd model file. If it is a joblib file (e.g. written by "
+            "'sksvdd fit --out model.joblib') from a source you trust, pass --allow-pickle: "
+            "loading a pickle runs code stored in it."
+        )
     try:
         model = joblib.load(path)
     except Exception as exc:  # unpickling raises almost anything on a foreign file
@@ -483,7 +499,17 @@ def _check_output(path, option):
     return path
 
 
+# Output names that ask for a joblib (pickle) file; anything else is an sksvdd model file.
+_PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
 def _dump_model(model, path):
+    """Write ``model`` atomically: sksvdd's safe format, or joblib for a pickle file name."""
+    if Path(path).suffix.lower() not in _PICKLE_SUFFIXES:
+        from .. import save
+
+        save(model, path)
+        return
     import joblib
 
     with atomic_path(path) as tmp, open(tmp, "wb") as f:

@@ -134,11 +134,13 @@ def _build_parser():
                       help="seed of the scene and the model (default: %(default)s)")
 
     fit = add("fit", _cmd_fit, "Fit the default detector (Deep SVDD on the dual-window residual, "
-              "fused with RX on the spectra) on a scene and save it with joblib.",
+              "fused with robust RX-based Deep SVDD on the spectra) on a scene and save it.",
               (debug, quiet))
     fit.add_argument("scene", help="scene file (.mat, .npz, .npy or ENVI .hdr)")
     fit.add_argument("--out", required=True, metavar="MODEL",
-                     help="where to write the fitted detector, e.g. model.joblib")
+                     help="where to write the fitted detector, e.g. model.sksvdd (the safe "
+                          "format: loading it cannot run code); a .joblib name writes a joblib "
+                          "(pickle) file instead")
     fit.add_argument("--bandpass", nargs=2, type=_wavelength, metavar=("MIN", "MAX"),
                      help="keep only bands from MIN to MAX nm ('none' for no bound); "
                           "the scene must carry wavelengths")
@@ -155,6 +157,9 @@ def _build_parser():
     score = add("score", _cmd_score, "Write a scene's anomaly scores (higher = more "
                 "anomalous) as a (rows, cols) .npy array.")
     score.add_argument("model", help="fitted model written by 'sksvdd fit'")
+    score.add_argument("--allow-pickle", action="store_true",
+                       help="also read joblib (pickle) model files. WARNING: loading a pickle "
+                            "runs code stored in it; use only files from sources you trust")
     score.add_argument("scene", help="scene file with the bands the model was fitted on")
     score.add_argument("--out", required=True, metavar="NPY", help="scores file, e.g. scores.npy")
     score.add_argument("--png", metavar="PNG", help="also write a score heatmap")
@@ -164,6 +169,9 @@ def _build_parser():
     evaluate = add("evaluate", _cmd_evaluate, "Print AUROC, AP, IoU, precision and recall "
                    "of a model on a scene with ground truth.")
     evaluate.add_argument("model", help="fitted model written by 'sksvdd fit'")
+    evaluate.add_argument("--allow-pickle", action="store_true",
+                          help="also read joblib (pickle) model files. WARNING: loading a "
+                               "pickle runs code stored in it; use only trusted files")
     evaluate.add_argument("scene", help="scene file with an anomaly mask")
 
     info = add("info", _cmd_info, "Show a scene's size, bands, wavelengths and ground truth.")
