@@ -545,3 +545,13 @@ def test_step_named_like_a_pipeline_parameter_is_refused(blobs, tmp_path, name):
 
     with pytest.raises(ValueError, match=f"step named '{name}'"):
         load(_tamper(path, tmp_path / "named.sksvdd", edit_manifest=rename))
+
+
+@pytest.mark.parametrize("value", [["x"], [1], [{"__dict__": {}}]])
+def test_stored_callbacks_are_refused_with_a_clear_message(saved_detector, tmp_path, value):
+    # save() stores callbacks=None; a list in the file was crafted, and is named as such
+    # (not reported as a truncated or corrupt file).
+    path = _tamper(saved_detector, tmp_path / "cb.sksvdd",
+                   edit_manifest=_set(["estimator", "params", "callbacks"], value))
+    with pytest.raises(ValueError, match="callbacks=.*model files store none"):
+        load(path)

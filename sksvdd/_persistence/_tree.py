@@ -371,7 +371,12 @@ class _Reader:
         unknown = sorted(set(params) - known)
         if unknown:
             raise _FormatError(f"{where} ({cls.__name__}) has unknown parameters {unknown}.")
-        return {k: self.value(v, f"{where}, parameter {k!r}") for k, v in params.items()}
+        values = {k: self.value(v, f"{where}, parameter {k!r}") for k, v in params.items()}
+        if values.get("callbacks") not in (None, []):
+            # save() never stores callbacks (they are code): anything else was crafted.
+            raise _FormatError(f"{where} ({cls.__name__}) has callbacks="
+                               f"{str(values['callbacks'])[:60]}; model files store none.")
+        return values
 
     def _check_fitted(self, spec, fitted, params, where):
         cls = spec.cls.__name__
