@@ -34,15 +34,11 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from sksvdd import DeepSVDDDetector, DualWindowResidual, RXDetector
-from sksvdd.datasets import cube_to_pixels, load_scene, make_hyperspectral_scene
+from sksvdd.datasets import cube_to_pixels
 from sksvdd.metrics import format_table
 
-SHARED_HSI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hsi"
-# The development scenes, as in quality.py.
-REAL_SCENES = [
-    "abu-airport-1", "abu-airport-2", "abu-airport-3", "abu-airport-4",
-    "abu-beach-1", "abu-beach-2", "abu-beach-3", "sandiego", "hydice",
-]
+from quality import scenes  # the development scenes (read or fetched) and the built-in one
+
 DETECTORS = {
     "std-p1": dict(encoder="standardize", max_epochs=0),
     "std-p2": dict(encoder="standardize"),
@@ -51,18 +47,6 @@ DETECTORS = {
     "wht-p1-notrim": dict(encoder="whiten", max_epochs=0, trim_fraction=0),
 }
 INPUTS = ("raw", "residual")
-
-
-def scenes():
-    """Yield (name, cube, anomaly labels in row-major order)."""
-    if SHARED_HSI.is_dir():
-        for name in REAL_SCENES:
-            scene = load_scene(SHARED_HSI / f"{name}.mat")
-            yield name, scene.cube, scene.mask.ravel()
-    else:
-        print(f"note: {SHARED_HSI} not found; only the built-in scene is measured")
-    scene = make_hyperspectral_scene(random_state=0)
-    yield "builtin", scene.cube, scene.mask.ravel()
 
 
 def auroc(est, X, y):

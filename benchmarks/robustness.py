@@ -56,7 +56,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 
-from quality import REAL_SCENES, SHARED_HSI
+from quality import REAL_SCENES, SHARED_HSI, load_real_scenes
 from sksvdd import (
     DeepSVDDDetector,
     DualWindowResidual,
@@ -65,7 +65,7 @@ from sksvdd import (
     RXDetector,
     make_default_detector,
 )
-from sksvdd.datasets import load_endmembers, load_scene, make_hyperspectral_scene
+from sksvdd.datasets import load_endmembers, make_hyperspectral_scene
 
 SIZES = (1, 2, 3, 5, 8, 12, 16)
 # alpha * a >= 0.5 must be reachable by every blob: a 2-pixel disc centred on a pixel
@@ -310,15 +310,16 @@ def run_implant(backgrounds, detectors, seeds, sizes=SIZES, abundances=ABUNDANCE
 
 def load_backgrounds(crop=None, names=None):
     """The development scenes and Gulfport, each with its target spectra (see the module doc)."""
-    if not SHARED_HSI.is_dir():
-        print(f"note: {SHARED_HSI} not found; the built-in scene (no anomalies) is the only "
-              "background, with the endmember targets")
+    scenes = load_real_scenes([*REAL_SCENES, "gulfport-sub", "gulfport-targets"])
+    if not scenes:
+        print("note: the built-in scene (no anomalies) is the only background, with the "
+              "endmember targets")
         scene = make_hyperspectral_scene(anomaly_fraction=0.0, random_state=0)
         lib = load_endmembers()
         bgs = [Background("builtin", scene.cube, np.zeros(scene.mask.shape, bool),
                           lib.spectra[lib.roles == "target"], "endmembers")]
         return [_crop(b, crop) for b in bgs]
-    scenes = {n: load_scene(SHARED_HSI / f"{n}.mat") for n in REAL_SCENES}
+    gulf, gulf_targets = scenes.pop("gulfport-sub"), scenes.pop("gulfport-targets")
     lib = load_endmembers()
     lib_targets = lib.spectra[lib.roles == "target"]
     bgs = []
@@ -338,8 +339,7 @@ def load_backgrounds(crop=None, names=None):
             source = f"endmembers resampled {how}"
         bgs.append(Background(name, s.cube.astype(np.float32), s.mask.astype(bool),
                               targets, source))
-    gulf = load_scene(SHARED_HSI / "gulfport-sub.mat")
-    tgt = scipy.io.loadmat(SHARED_HSI / "gulfport-targets.mat")["tgt_spectra"].T
+    tgt = scipy.io.loadmat(gulf_targets.filename)["tgt_spectra"].T
     bgs.append(Background("gulfport", gulf.cube.astype(np.float32),
                           np.zeros(gulf.cube.shape[:2], bool), tgt, "gulfport-targets tgt_spectra"))
     if names:
@@ -357,8 +357,7 @@ def _crop(bg, crop):
 def run_loso(candidates, seeds, verbose=True):
     """AUROC on each development scene's own ground truth, per candidate and seed, and RX."""
     aurocs = {c: {} for c in [*candidates, "RX"]}
-    for name in REAL_SCENES:
-        scene = load_scene(SHARED_HSI / f"{name}.mat")
+    for name, scene in load_real_scenes().items():
         y = scene.mask.ravel()
         for c in aurocs:
             per_seed = []
@@ -580,8 +579,8 @@ def main(argv=None):
                                             args.abundances, args.placements, args.blobs,
                                             not args.no_texture)
         if args.loso:
-            if not SHARED_HSI.is_dir():
-                print(f"note: {SHARED_HSI} not found; no leave-one-scene-out selection")
+            if not load_real_scenes():
+                print("note: no leave-one-scene-out selection without the real scenes")
             else:
                 candidates = [d for d in DETECTORS if d.startswith(args.candidates)]
                 aurocs = run_loso(candidates, args.seeds)

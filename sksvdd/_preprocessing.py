@@ -148,12 +148,16 @@ class BandpassByWavelength(SelectorMixin, BaseEstimator):
         elif self.min_wavelength_nm is None and self.max_wavelength_nm is None:
             return None  # nothing to select: every band is kept
         else:
+            # The hint mirrors the one `sksvdd fit --bandpass` gives for such a file.
             raise ValueError(
                 "BandpassByWavelength: a wavelength bound is set but wavelengths is None and "
-                "X is not a DataFrame with numeric column names. Pass "
-                "wavelengths=<array of n_bands values in nm> (e.g. scene.wavelengths from "
-                "sksvdd.datasets.load_scene), or drop the bounds for a file without "
-                "wavelengths."
+                "X is not a DataFrame with numeric column names. Hint: pass "
+                "wavelengths=scene.wavelengths (band centres in nm, from "
+                "sksvdd.datasets.load_scene); if the file has none (the ABU scenes, for "
+                "example), store them (in nm) as a 'wavelengths' variable in the .mat/.npz "
+                "file or as 'wavelength' in the ENVI header, or fit without a band-pass: "
+                "leave min_wavelength_nm and max_wavelength_nm at None, e.g. "
+                "make_default_detector(random_state=0) keeps every band."
             )
         if not np.all(np.isfinite(wl)):
             raise ValueError(

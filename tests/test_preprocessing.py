@@ -74,7 +74,13 @@ def test_bandpass_float32_stays_float32():
             r"min_wavelength_nm=900.0 is greater than max_wavelength_nm=500.0",
         ),
         ({"wavelengths": np.r_[WL[:-1], np.nan]}, _X(), r"wavelengths contain NaN.*\[5\]"),
-        ({"min_wavelength_nm": 500.0}, _X(), r"wavelengths is None and X is not a DataFrame"),
+        (
+            {"min_wavelength_nm": 500.0},
+            _X(),
+            r"wavelengths is None and X is not a DataFrame.*Hint: pass "
+            r"wavelengths=scene.wavelengths.*store them \(in nm\) as a 'wavelengths' "
+            r"variable.*or fit without a band-pass",
+        ),
         (
             {"max_wavelength_nm": 900.0},
             pd.DataFrame(_X(), columns=list("abcdef")),
