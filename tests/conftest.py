@@ -9,6 +9,32 @@ from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
 
 # Real scenes live beside the project (never inside it); CI has them too.
 SHARED_HSI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hsi"
+# Team files that no fetcher downloads, and where they come from.
+_NOT_FETCHABLE = {
+    "HYDICE1.mat": "Auto-AD's MATLAB v7.3 copy of hydice.mat, from "
+                   "https://github.com/RSIDEA-WHU2020/Auto-AD (data/)",
+}
+
+
+def missing_scene_reason(filename):
+    """Skip reason for a real scene file absent from ../shared/data/hsi: how to get it."""
+    where = f"real scene {filename} not found in {SHARED_HSI}"
+    if filename in _NOT_FETCHABLE:
+        return f"{where}; it is {_NOT_FETCHABLE[filename]}: place it there"
+    stem = filename.removesuffix(".mat")
+    return (
+        f"{where}; download it there with python -c \"from sksvdd.datasets import "
+        f"fetch_scene; fetch_scene('{stem}', data_home='{SHARED_HSI}')\" (needs pooch: "
+        "pip install -e '.[data]'), or place the team's copy there"
+    )
+
+
+def real_scene_file(filename):
+    """Path of ``filename`` in ../shared/data/hsi, or skip saying how to get it."""
+    path = SHARED_HSI / filename
+    if not path.is_file():
+        pytest.skip(missing_scene_reason(filename))
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +64,10 @@ def scene_pixels(scene):
 def shared_hsi():
     """Path of ../shared/data/hsi, or skip when the real scenes are absent."""
     if not SHARED_HSI.is_dir():
-        pytest.skip(f"real HSI scenes not found at {SHARED_HSI} (only in the team's checkout)")
+        pytest.skip(
+            f"real HSI scenes not found at {SHARED_HSI}; download them there with "
+            f"sksvdd.datasets.fetch_scene(name, data_home='{SHARED_HSI}') (fetch_abu, "
+            "fetch_san_diego, ...; needs pooch: pip install -e '.[data]'), or place the "
+            "team's copies there"
+        )
     return SHARED_HSI

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from conftest import missing_scene_reason
 from sksvdd import DualWindowResidual, FusionDetector
 from sksvdd import load as sksvdd_load
 from sksvdd.cli import _main as cli
@@ -85,7 +86,7 @@ def builtin_npz(tmp_path_factory):
 def real_model(tmp_path_factory):
     """abu-airport-2 fitted by ``sksvdd fit`` in a subprocess."""
     if not REAL_SCENE.is_file():
-        pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
+        pytest.skip(missing_scene_reason(REAL_SCENE.name))
     folder = tmp_path_factory.mktemp("real")
     result = run_cli("fit", REAL_SCENE, "--param", "max_epochs=2", "--random-state", "0",
                      "-q", "--out", "model.sksvdd", cwd=folder)
@@ -127,7 +128,7 @@ def test_real_scene_evaluate_auroc_matches_sklearn(real_model, tmp_path):
 
 def test_real_scene_info(tmp_path):
     if not REAL_SCENE.is_file():
-        pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
+        pytest.skip(missing_scene_reason(REAL_SCENE.name))
     result = run_cli("info", REAL_SCENE, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "100 rows x 100 cols" in result.stdout
@@ -138,7 +139,7 @@ def test_real_scene_info(tmp_path):
 
 def test_bandpass_without_wavelengths_fails_with_hint(tmp_path, capsys):
     if not REAL_SCENE.is_file():
-        pytest.skip(f"real scene {REAL_SCENE} is absent (../shared/data is not checked out)")
+        pytest.skip(missing_scene_reason(REAL_SCENE.name))
     status = main(["fit", str(REAL_SCENE), "--bandpass", "400", "900",
                    "--out", str(tmp_path / "m.sksvdd")])
     err = capsys.readouterr().err

@@ -10,6 +10,7 @@ import pytest
 import scipy.io
 from sklearn.metrics import roc_auc_score
 
+from conftest import real_scene_file
 from sksvdd.datasets import (
     cube_to_pixels,
     load_endmembers,
@@ -17,8 +18,6 @@ from sksvdd.datasets import (
     make_hyperspectral_scene,
     pixels_to_image,
 )
-
-HSI_DIR = Path(__file__).parents[1] / ".." / "shared" / "data" / "hsi"
 
 # file -> (rows, cols, bands, anomaly pixels), from ../shared/data/README.md.
 REAL_SCENES = {
@@ -37,13 +36,6 @@ REAL_SCENES = {
 }
 
 
-def _real(name):
-    path = HSI_DIR / name
-    if not path.is_file():
-        pytest.skip(f"real scene {name} not found in {HSI_DIR} (../shared/data is absent)")
-    return path
-
-
 def _cube(rows=4, cols=5, bands=3, dtype=np.float32, seed=0):
     rng = np.random.RandomState(seed)
     return (rng.uniform(0, 1000, size=(rows, cols, bands))).astype(dtype)
@@ -55,7 +47,7 @@ def _cube(rows=4, cols=5, bands=3, dtype=np.float32, seed=0):
 @pytest.mark.parametrize("name", sorted(REAL_SCENES))
 def test_load_real_scene_matches_readme(name):
     rows, cols, bands, n_anomalies = REAL_SCENES[name]
-    scene = load_scene(_real(name))
+    scene = load_scene(real_scene_file(name))
     assert scene.cube.shape == (rows, cols, bands)
     assert scene.cube.dtype == np.float32 and scene.cube.flags.c_contiguous
     assert scene.name == Path(name).stem
@@ -68,7 +60,7 @@ def test_load_real_scene_matches_readme(name):
 
 @pytest.mark.parametrize("name", ["gulfport-sub.mat", "gulfport-targets.mat"])
 def test_gulfport_wavelengths_in_nanometres(name):
-    scene = load_scene(_real(name))
+    scene = load_scene(real_scene_file(name))
     assert scene.wavelengths.shape == (72,)
     assert scene.wavelengths.dtype == np.float64
     assert 367 <= scene.wavelengths.min() and scene.wavelengths.max() <= 1044
@@ -76,13 +68,13 @@ def test_gulfport_wavelengths_in_nanometres(name):
 
 
 def test_gulfport_region_mask_by_key():
-    scene = load_scene(_real("gulfport-sub.mat"), mask_key="mask_sub")
+    scene = load_scene(real_scene_file("gulfport-sub.mat"), mask_key="mask_sub")
     assert scene.mask.shape == (51, 88) and scene.mask.any() and not scene.mask.all()
 
 
 def test_hydice_v5_and_v73_are_the_same_scene():
-    v5 = load_scene(_real("hydice.mat"))
-    v73 = load_scene(_real("HYDICE1.mat"))
+    v5 = load_scene(real_scene_file("hydice.mat"))
+    v73 = load_scene(real_scene_file("HYDICE1.mat"))
     np.testing.assert_array_equal(v5.mask, v73.mask)
     # HYDICE1.mat stores the cube min-max scaled per band (raw counts in hydice.mat),
     # so compare after the same scaling; a transposition error would not survive it.

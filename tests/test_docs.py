@@ -24,7 +24,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from conftest import real_scene_file
+from sksvdd import make_default_detector
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -156,3 +160,79 @@ def test_example_runs(script, tmp_path):
     )
     assert result.returncode == 0, f"{script.name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     assert not list(tmp_path.iterdir()), f"{script.name} left files in its working directory"
+
+
+# --- the README's code ----------------------------------------------------------------------
+
+
+def _readme_blocks(heading):
+    """The first ```python block under ``heading`` in README.md, and the ```text block after it.
+
+    The text block (what the README says the code prints) is the next fenced block when it
+    is a ```text block, else None.
+    """
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index(f"\n{heading}\n"):]
+    fences = re.findall(r"^```(\w*)\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
+    index = next(i for i, (lang, _) in enumerate(fences) if lang == "python")
+    following = fences[index + 1] if index + 1 < len(fences) else ("", "")
+    return fences[index][1], following[1] if following[0] == "text" else None
+
+
+def _run_block(code, where, cwd, monkeypatch):
+    monkeypatch.chdir(cwd)
+    namespace = {"__name__": "__readme__"}
+    exec(compile(code, where, "exec"), namespace)  # noqa: S102 - running the docs is the point
+    return namespace
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def test_readme_quick_start_prints_what_the_readme_shows(tmp_path, monkeypatch, capsys):
+    code, shown = _readme_blocks("## Quick start")
+    assert "make_default_detector(random_state=0).fit(scene.cube)" in code
+    assert shown is not None, "the quick start must show what it prints"
+    _run_block(code, "README.md (quick start)", tmp_path, monkeypatch)
+    printed = capsys.readouterr().out.strip().splitlines()
+    shown = shown.strip().splitlines()
+    assert len(printed) == len(shown), "\n".join(printed)
+    for got, expected in zip(printed, shown):
+        # Same words; numbers equal up to the last digits (other hardware, library versions).
+        assert _NUMBER.sub("#", got) == _NUMBER.sub("#", expected), (got, expected)
+        got_numbers = [float(n) for n in _NUMBER.findall(got)]
+        assert got_numbers == pytest.approx(
+            [float(n) for n in _NUMBER.findall(expected)], rel=1e-3, abs=5e-3), (got, expected)
+
+
+@pytest.mark.parametrize("filename, has_wavelengths", [
+    ("abu-airport-2.mat", False),   # ABU scenes carry no wavelengths
+    ("gulfport-sub.mat", True),     # 72 bands, 367.7-1043.4 nm
+])
+def test_readme_own_data_snippet_runs_with_and_without_wavelengths(
+        filename, has_wavelengths, tmp_path, monkeypatch):
+    source = real_scene_file(filename)
+    for name in ("scene.mat", "other.mat"):
+        (tmp_path / name).symlink_to(source)
+    code, _ = _readme_blocks("## Your own data")
+    ns = _run_block(code, "README.md (your own data)", tmp_path, monkeypatch)
+
+    scene, det = ns["scene"], ns["det"]
+    assert (scene.wavelengths is not None) == has_wavelengths
+    assert ns["anomaly_map"].shape == ns["other_map"].shape == scene.cube.shape[:2]
+    assert ns["other_mask"].shape == scene.cube.shape[:2]
+    np.testing.assert_array_equal(ns["other_map"], ns["anomaly_map"])  # the same file
+    bandpass = {k: v for k, v in det.get_params().items() if k.endswith("bandpass")}
+    if has_wavelengths:
+        for branch, fitted in det.detectors_:
+            support = fitted.detector_.named_steps["bandpass"].get_support()
+            kept = scene.wavelengths[support]
+            assert kept.min() >= 450 and kept.max() <= 900, branch
+            assert 0 < kept.size < scene.cube.shape[-1], branch
+    else:
+        assert not bandpass
+        # The call the snippet avoids fails with the hint of `sksvdd fit --bandpass`.
+        with pytest.raises(ValueError, match=r"wavelengths is None.*Hint: pass "
+                           r"wavelengths=scene.wavelengths.*or fit without a band-pass"):
+            make_default_detector(wavelengths=scene.wavelengths, min_wavelength_nm=450,
+                                  max_wavelength_nm=900, max_epochs=0).fit(scene.cube)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from conftest import SHARED_HSI, real_scene_file
 from sksvdd.datasets import (
     clear_data_home,
     fetch_abu,
@@ -29,8 +30,6 @@ from sksvdd.datasets import (
 from sksvdd.datasets import _fetchers
 
 pytest.importorskip("pooch", reason="the fetchers need pooch: pip install -e \".[data]\"")
-
-SHARED_HSI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hsi"
 
 
 class _CountingHandler(http.server.SimpleHTTPRequestHandler):
@@ -228,10 +227,7 @@ def test_registry_points_at_the_public_hosts():
 
 @pytest.mark.parametrize("filename", sorted(_fetchers._REGISTRY))
 def test_registered_hashes_match_the_team_copies(filename, monkeypatch):
-    path = SHARED_HSI / filename
-    if not path.is_file():
-        pytest.skip(f"{filename} is not in {SHARED_HSI} (the team's copies); nothing to "
-                    "compare the registered SHA-256 with")
+    path = real_scene_file(filename)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == _fetchers._SHA256[filename]
     monkeypatch.setenv("SKSVDD_DATA_URL", "http://127.0.0.1:9")  # must not be contacted
     scene = fetch_scene(filename.removesuffix(".mat"), data_home=SHARED_HSI,
