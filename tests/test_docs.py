@@ -165,13 +165,13 @@ def test_example_runs(script, tmp_path):
 # --- the README's code ----------------------------------------------------------------------
 
 
-def _readme_blocks(heading):
-    """The first ```python block under ``heading`` in README.md, and the ```text block after it.
+def _readme_blocks(heading, path=ROOT / "README.md"):
+    """The first ```python block under ``heading`` in ``path``, and the ```text block after it.
 
-    The text block (what the README says the code prints) is the next fenced block when it
+    The text block (what the page says the code prints) is the next fenced block when it
     is a ```text block, else None.
     """
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
     section = text[text.index(f"\n{heading}\n"):]
     fences = re.findall(r"^```(\w*)\n(.*?)^```$", section, re.MULTILINE | re.DOTALL)
     index = next(i for i, (lang, _) in enumerate(fences) if lang == "python")
@@ -203,6 +203,14 @@ def test_readme_quick_start_prints_what_the_readme_shows(tmp_path, monkeypatch, 
         got_numbers = [float(n) for n in _NUMBER.findall(got)]
         assert got_numbers == pytest.approx(
             [float(n) for n in _NUMBER.findall(expected)], rel=1e-3, abs=5e-3), (got, expected)
+
+
+def test_tutorial_leads_with_the_readme_quick_start():
+    """The tutorial opens with the quick start's code and output (tested above), verbatim."""
+    assert _readme_blocks("## In short: the recommended detector", DOCS / "tutorial.md") == (
+        _readme_blocks("## Quick start"))
+    text = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    assert text.index("## In short: the recommended detector") < text.index("```python")
 
 
 @pytest.mark.parametrize("filename, has_wavelengths", [
