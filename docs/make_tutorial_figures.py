@@ -53,7 +53,10 @@ def missing_requirement(requirement, data_dir):
         return None
     kind, what = requirement
     if kind == "requires-file":
-        return None if (data_dir / what).is_file() else f"{what} not found in {data_dir}"
+        if (data_dir / what).is_file():
+            return None
+        return (f"{what} not found in {data_dir}; sksvdd.datasets.fetch_scene("
+                f"'{Path(what).stem}', data_home='{data_dir}') downloads it there")
     return None if importlib.util.find_spec(what) is not None else f"module {what} not installed"
 
 

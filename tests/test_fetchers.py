@@ -233,3 +233,12 @@ def test_registered_hashes_match_the_team_copies(filename, monkeypatch):
     scene = fetch_scene(filename.removesuffix(".mat"), data_home=SHARED_HSI,
                         download_if_missing=False)
     assert scene.cube.ndim == 3 and scene.filename == str(path)
+
+
+def test_team_copy_served_locally_passes_the_registered_hash(server, tmp_path):
+    """The real registry entry, end to end through pooch, with the file from a local host."""
+    folder, requests = server
+    (folder / "abu-beach-2.mat").symlink_to(real_scene_file("abu-beach-2.mat"))
+    scene = fetch_abu("beach-2", data_home=tmp_path / "home")
+    assert requests == ["/mirror/abu-beach-2.mat"]
+    assert scene.cube.shape == (100, 100, 193) and int(scene.mask.sum()) == 202

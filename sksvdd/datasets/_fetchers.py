@@ -45,9 +45,9 @@ def _abu(kind, number, rows, cols, bands, anomalies):
     }
 
 
-# Cache file name -> upstream URL, SHA-256 and description. The hashes are those of
-# the team's copies of these files (../shared/data/hsi), which were downloaded from
-# the same URLs.
+# Cache file name -> upstream URL and description; below, the SHA-256 of each file. The
+# hashes were computed from the team's copies of these files, which came from these
+# repositories (not from a download at the time of writing: see docs/hsi_data.md).
 _REGISTRY = {
     "abu-airport-1.mat": _abu("airport", 1, 100, 100, 205, 144),
     "abu-airport-2.mat": _abu("airport", 2, 100, 100, 205, 87),
