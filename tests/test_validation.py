@@ -189,3 +189,14 @@ def test_factory_threshold_holds_on_a_new_image_where_rx_breaks():
     iou = {name: (f & y).sum() / (f | y).sum() for name, f in flagged.items()}
     assert far["rx"] > 0.05 and far["factory"] < 0.015
     assert iou["factory"] > 2 * iou["rx"]
+
+
+def test_out_of_core_fit_gives_the_same_detector(blobs):
+    pytest.importorskip("dask")
+    from sksvdd.parallel import fit_out_of_core
+
+    X, _ = blobs
+    a = make_reference_pipeline(random_state=0).fit(X)
+    b = fit_out_of_core(make_reference_pipeline(random_state=0), X, chunk_rows=100)
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    assert a.offset_ == b.offset_
