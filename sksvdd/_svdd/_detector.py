@@ -275,8 +275,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
     Checkpoints: pass ``skorch.callbacks.Checkpoint(dirname=...,
     monitor="train_loss_best")`` in ``callbacks`` (``"valid_loss_best"``
-    with ``validation_fraction``). To resume in a new session, fit a detector with the same
-    parameters and ``callbacks=[Checkpoint(...), LoadInitState(checkpoint)]``:
+    with ``validation_fraction``). To resume in a new session, fit a
+    detector with the same parameters and ``callbacks=[Checkpoint(...),
+    LoadInitState(checkpoint)]``:
     the checkpoint's weights, statistics, centre, radius, optimizer state
     and history replace the freshly initialised ones before phase 2 goes on.
 
