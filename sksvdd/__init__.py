@@ -37,7 +37,7 @@ extra ``[dask]``).
 
 # First, before the slow imports: quiet Ctrl-C while the sksvdd command starts.
 from . import _startup  # noqa: F401 - imported for its effect, see its docstring
-from ._defaults import make_default_detector
+from ._defaults import make_default_detector, make_reference_pipeline
 from ._persistence import load, save
 from ._preprocessing import BandpassByWavelength, PerPixelUnitNorm
 from ._rx import RXDetector
@@ -56,6 +56,7 @@ __all__ = [
     "TrainingDivergedWarning",
     "load",
     "make_default_detector",
+    "make_reference_pipeline",
     "save",
     "__version__",
 ]

@@ -65,7 +65,8 @@ def _is_output_config(v):
 
 _HISTORY_FIELDS = {"epoch": _is_int, "loss": _is_finite, "loss_best": lambda v: isinstance(
     v, (bool, np.bool_)), "radius": _is_real, "center_shift": _is_real,
-    "outside_frac": _is_real, "lr": _is_real, "dur": _is_real}
+    "outside_frac": _is_real, "lr": _is_real, "dur": _is_real, "valid_loss": _is_real,
+    "valid_loss_best": lambda v: isinstance(v, (bool, np.bool_))}
 
 
 def _is_history(v):

@@ -1,6 +1,7 @@
 """DeepSVDDDetector: a scikit-learn outlier detector that owns a skorch net."""
 
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -11,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.helper import predefined_split
 
 from .._base import OffsetOutlierMixin, offset_from_scores
 from .._utils import resolve_device
@@ -56,7 +58,10 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
     Finally ``offset_`` is set to the ``contamination`` quantile of the
     training scores, so that about that fraction of the training pixels is
-    predicted as outliers.
+    predicted as outliers. With ``validation_fraction``, a random part of
+    the pixels is held out of both phases instead: phase 2 stops early on
+    its loss and restores the best weights, and ``offset_`` is the quantile
+    of its scores.
 
     Parameters
     ----------
@@ -77,6 +82,13 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         ``rep_dim`` is the number of its leading (highest-variance)
         whitened coordinates that phase 2 may change (at most
         ``n_features``); the others keep the Mahalanobis distance.
+    whiten_reg : float >= 0, default=1e-6
+        ``encoder="whiten"`` only: the ridge added to the covariance before
+        whitening, relative to its mean variance (:class:`RXDetector`'s
+        ``reg``). A larger ridge shrinks the weight of the lowest-variance
+        directions, which are estimated worst from a finite sample: on new
+        images it generalises better (see
+        :func:`sksvdd.make_reference_pipeline`).
     hidden : int, default=128
         Width of the projection's (``"whiten"``: the correction's) hidden
         layer.
@@ -124,7 +136,20 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         Stop after this many epochs without a relative improvement of the
         training loss of at least 1e-4; the best weights are then restored.
         The learning rate is halved after ``max(1, patience // 2)`` epochs
-        without improvement. ``None`` disables both.
+        without improvement. ``None`` disables both. With
+        ``validation_fraction``, the validation loss is monitored instead.
+    validation_fraction : float in (0, 1) or None, default=None
+        Hold out this fraction of the training pixels (``ceil(fraction *
+        n_samples)`` of them, drawn with ``random_state``), as
+        :class:`~sklearn.neural_network.MLPClassifier` does with
+        ``early_stopping=True``. The held-out pixels take no part in phase 1
+        or phase 2; phase 2 records their loss (``valid_loss`` in
+        ``history_``), ``patience`` stops training on it and the weights of
+        the epoch with the best validation loss are restored; ``offset_`` is
+        the ``contamination`` quantile of their scores. ``trim_fraction``
+        applies to the training part only. Meant for clean reference data
+        (see :func:`sksvdd.make_reference_pipeline`), where the threshold
+        must hold for new pixels. ``None`` uses every pixel for everything.
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks, e.g. :class:`sksvdd.monitoring.TensorBoardLogger`
         or skorch's ``Checkpoint``. They
@@ -168,7 +193,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         One dict per epoch with ``epoch``, ``loss``, ``loss_best`` (True
         where the loss improved on every earlier epoch; with early stopping
         the weights of the last such epoch are the ones kept), ``radius``,
-        ``center_shift``, ``outside_frac``, ``lr`` and ``dur`` (seconds).
+        ``center_shift``, ``outside_frac``, ``lr`` and ``dur`` (seconds);
+        with ``validation_fraction`` also ``valid_loss`` and
+        ``valid_loss_best`` (where early stopping keeps its weights).
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module and
         ``net_.history`` the training history under skorch's names
@@ -213,8 +240,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
 
     Whitening (``encoder="whiten"``): with mean ``mu`` and covariance
     ``Sigma`` of the (trimmed) sample, ``W = Lambda^(-1/2) U^T`` where
-    ``U Lambda U^T = Sigma + 1e-6 * trace(Sigma) / n_features * I``
-    (:class:`RXDetector`'s default ridge), so ``||W (x - mu)||^2`` is RX's
+    ``U Lambda U^T = Sigma + whiten_reg * trace(Sigma) / n_features * I``
+    (:class:`RXDetector`'s ridge ``reg``), so ``||W (x - mu)||^2`` is RX's
     score. The random projection of ``"standardize"`` keeps few of these
     directions; here none is dropped, since the low-variance directions
     are where RX finds most anomalies. The whitened sample has mean zero,
@@ -247,9 +274,10 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     float32.
 
     Checkpoints: pass ``skorch.callbacks.Checkpoint(dirname=...,
-    monitor="train_loss_best")`` in ``callbacks`` (there is no validation
-    loss). To resume in a new session, fit a detector with the same
-    parameters and ``callbacks=[Checkpoint(...), LoadInitState(checkpoint)]``:
+    monitor="train_loss_best")`` in ``callbacks`` (``"valid_loss_best"``
+    with ``validation_fraction``). To resume in a new session, fit a
+    detector with the same parameters and ``callbacks=[Checkpoint(...),
+    LoadInitState(checkpoint)]``:
     the checkpoint's weights, statistics, centre, radius, optimizer state
     and history replace the freshly initialised ones before phase 2 goes on.
 
@@ -276,6 +304,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "encoder": [StrOptions({"standardize", "whiten"})],
         "rep_dim": [Interval(Integral, 1, None, closed="left")],
+        "whiten_reg": [Interval(Real, 0, None, closed="left")],
         "hidden": [Interval(Integral, 1, None, closed="left")],
         "objective": [StrOptions({"soft-boundary", "one-class"})],
         "nu": [Interval(Real, 0, 1, closed="right")],
@@ -289,6 +318,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "callbacks": [list, None],
         "device": [str],
         "random_state": ["random_state"],
@@ -301,6 +331,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         *,
         encoder="standardize",
         rep_dim=32,
+        whiten_reg=1e-6,
         hidden=128,
         objective="soft-boundary",
         nu=0.1,
@@ -314,6 +345,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         lr=1e-5,
         weight_decay=1e-6,
         patience=5,
+        validation_fraction=None,
         callbacks=None,
         device="cpu",
         random_state=None,
@@ -322,6 +354,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     ):
         self.encoder = encoder
         self.rep_dim = rep_dim
+        self.whiten_reg = whiten_reg
         self.hidden = hidden
         self.objective = objective
         self.nu = nu
@@ -335,6 +368,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.callbacks = callbacks
         self.device = device
         self.random_state = random_state
@@ -388,8 +422,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         ------
         ValueError
             If ``X`` has no pixels, NaN or infinite values, values beyond
-            the float32 range, or (with ``warm_start``) another number of
-            features than the fitted detector.
+            the float32 range, too few pixels for ``validation_fraction``
+            to leave a training pixel, or (with ``warm_start``) another
+            number of features than the fitted detector.
         """
         previous = {k: v for k, v in vars(self).items() if k in _FITTED_ATTRIBUTES}
         try:
@@ -412,9 +447,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         if isinstance(X, torch.utils.data.Dataset):
             pixels = CheckedPixels(X, type(self).__name__)
-            n = len(pixels)
-            # The same draw as for an array below, read in increasing order.
-            sample = rng.choice(n, size=min(self.sample_n, n), replace=False)
+            # The same draws as for an array below, the sample read in increasing order.
+            sample, split = self._draw(len(pixels), rng)
             X_sample = validate_data(
                 self, pixels.take(np.sort(sample)), dtype=[np.float32, np.float64],
                 reset=not warm,
@@ -424,16 +458,17 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             X = validate_data(self, X, dtype=[np.float32, np.float64], reset=not warm)
             _check_float32_range(X)
             # Drawn first, so that the sample is documented as this exact call.
-            sample = rng.choice(X.shape[0], size=min(self.sample_n, X.shape[0]), replace=False)
+            sample, split = self._draw(X.shape[0], rng)
             X32 = np.ascontiguousarray(X, dtype=np.float32)
             if not X32.flags.writeable:  # torch warns on (and must not alias) read-only arrays
                 X32 = X32.copy()
             pixels = PixelDataset(X32)
             X_sample = X[np.sort(sample)]
 
-        net = self._train(X_sample, pixels, rng, warm)
+        net = self._train(X_sample, pixels, rng, warm, split)
         module = net.module_
         module.eval()
+        scores = score_dataset(module, pixels)
         fitted = {
             "n_features_in_": self.n_features_in_,
             "net_": net,
@@ -441,39 +476,72 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             "radius_": float(module.radius2.detach().sqrt().cpu()),
             "n_iter_": len(net.history),
             "history_": history_from_net(net.history),
-            "offset_": offset_from_scores(score_dataset(module, pixels), self.contamination),
+            # On held-out pixels when there are some: the training pixels' scores are
+            # biased towards normal by training on them.
+            "offset_": offset_from_scores(
+                scores if split is None else scores[split[1]], self.contamination),
         }
         if hasattr(self, "feature_names_in_"):
             fitted["feature_names_in_"] = self.feature_names_in_
         return fitted
 
-    def _train(self, X_sample, pixels, rng, warm):
+    def _draw(self, n, rng):
+        """The phase-1 sample and the validation split of ``n`` pixels, drawn from ``rng``.
+
+        Returns ``(sample, split)``: ``sample`` is
+        ``rng.choice(n, min(sample_n, n), replace=False)`` without a
+        validation split (``split`` is then None); with one, ``split`` is
+        ``(train, valid)``, sorted pixel indices from one
+        ``rng.permutation(n)`` (``ceil(validation_fraction * n)`` validation
+        pixels, as :func:`sklearn.model_selection.train_test_split` rounds),
+        and the sample is drawn the same way among ``train``.
+        """
+        if self.validation_fraction is None:
+            return rng.choice(n, size=min(self.sample_n, n), replace=False), None
+        n_valid = math.ceil(self.validation_fraction * n)
+        if n_valid >= n:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training pixel "
+                f"out of n_samples={n}; use a smaller validation_fraction or more pixels."
+            )
+        perm = rng.permutation(n)
+        train, valid = np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+        sample = train[rng.choice(len(train), size=min(self.sample_n, len(train)),
+                                  replace=False)]
+        return sample, (train, valid)
+
+    def _train(self, X_sample, pixels, rng, warm, split=None):
         """Both phases from a pixel sample and a Dataset of all training pixels; returns the net.
 
         ``pixels`` offers ``slice`` (:class:`PixelDataset` or
         :class:`CheckedPixels`); the trimming pass scores every pixel with it.
+        ``split`` is None or ``(train, valid)`` pixel indices (see
+        :meth:`_draw`): phase 2 then trains on ``train`` only and monitors
+        the loss of ``valid``.
         """
         device = resolve_device(self.device)
         init_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         shuffle_gen = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        valid = None if split is None else PixelSubset(pixels, split[1])
         if warm:
-            net = self._continue_net(device, shuffle_gen)
+            net = self._continue_net(device, shuffle_gen, valid)
         else:
             module = make_module(
                 self.encoder, X_sample.shape[1], self.hidden, self.rep_dim, generator=init_gen
             )
-            net = self._build_net(module, device, shuffle_gen)
+            net = self._build_net(module, device, shuffle_gen, valid)
             net.initialize()
-            _statistical_phase(net.module_, X_sample, self.nu)
-        train_data = pixels
+            _statistical_phase(net.module_, X_sample, self.nu, self.whiten_reg)
+        train = None if split is None else split[0]
+        train_data = pixels if train is None else PixelSubset(pixels, train)
         if self.trim_fraction > 0:
-            train_data = self._trim(net.module_, X_sample, pixels, warm)
+            train_data = self._trim(net.module_, X_sample, pixels, warm, train)
         if self.max_epochs > 0:
             net.partial_fit(train_data, y=None)
             self._after_interruption(net)
         return net
 
-    def _trim(self, module, X_sample, pixels, warm):
+    def _trim(self, module, X_sample, pixels, warm, train=None):
         """Leave the ``trim_fraction`` most outlying training pixels out.
 
         The cut is the ``1 - trim_fraction`` quantile of the distances of all
@@ -481,20 +549,23 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         pixels inside the cut (the sample is a subset of the training pixels
         and scores do not depend on batching, so they get the same
         distances); a warm start keeps its statistics and only trains on the
-        pixels inside the cut. Returns the Dataset of those pixels.
+        pixels inside the cut. ``train`` (indices, or None for all) limits
+        both the quantile and the result to the training pixels of a
+        validation split. Returns the Dataset of those pixels.
         """
         dist2 = -score_dataset(module, pixels)
-        cut = np.quantile(dist2, 1 - self.trim_fraction)
+        train = np.arange(len(dist2)) if train is None else train
+        cut = np.quantile(dist2[train], 1 - self.trim_fraction)
         if not warm:
             inside = -score_pixels(module, np.asarray(X_sample)) <= cut
-            _statistical_phase(module, X_sample[inside], self.nu)
-        return PixelSubset(pixels, np.flatnonzero(dist2 <= cut))
+            _statistical_phase(module, X_sample[inside], self.nu, self.whiten_reg)
+        return PixelSubset(pixels, train[dist2[train] <= cut])
 
     def _warm(self):
         """Whether this ``fit`` continues from the fitted state (``warm_start``)."""
         return bool(self.warm_start) and hasattr(self, "net_") and hasattr(self, "offset_")
 
-    def _continue_net(self, device, shuffle_gen):
+    def _continue_net(self, device, shuffle_gen, valid=None):
         """A new net with the current parameters around a copy of the fitted module.
 
         Keeps the module (weights, statistics, centre, radius), Adam's moments
@@ -519,7 +590,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             )
         # Continue the shuffling stream instead of replaying the first fit's.
         shuffle_gen.manual_seed(shuffle_gen.initial_seed() + len(old.history))
-        net = self._build_net(copy.deepcopy(old.module_), device, shuffle_gen)
+        net = self._build_net(copy.deepcopy(old.module_), device, shuffle_gen, valid)
         net.initialize()
         if getattr(old, "optimizer_", None) is not None:
             net.optimizer_.load_state_dict(old.optimizer_.state_dict())
@@ -561,7 +632,9 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             stacklevel=4,
         )
 
-    def _build_net(self, module, device, shuffle_gen):
+    def _build_net(self, module, device, shuffle_gen, valid=None):
+        """The skorch net around ``module``; ``valid``: the validation pixels, or None."""
+        monitor = "train_loss" if valid is None else "valid_loss"
         callbacks = [
             ("hypersphere", HypersphereTracker(
                 center_ema=self.center_ema, nu=self.nu, warm_up_epochs=_WARM_UP_EPOCHS
@@ -571,11 +644,11 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         if self.patience is not None:
             callbacks += [
                 ("lr_scheduler", LRScheduler(
-                    policy="ReduceLROnPlateau", monitor="train_loss",
+                    policy="ReduceLROnPlateau", monitor=monitor,
                     patience=max(1, self.patience // 2), factor=0.5, event_name=None,
                 )),
                 ("early_stopping", EarlyStopping(
-                    monitor="train_loss", patience=self.patience, threshold=1e-4,
+                    monitor=monitor, patience=self.patience, threshold=1e-4,
                     load_best=True, sink=_silent,
                 )),
             ]
@@ -596,7 +669,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=None,
+            train_split=None if valid is None else predefined_split(valid),
             # Training batches come from SVDDNet's ShuffledBatches (no DataLoader).
             iterator_train__generator=shuffle_gen,
             callbacks=callbacks,
@@ -711,10 +784,10 @@ def _set_fitted(estimator, fitted):
     state.update(fitted)
 
 
-def _statistical_phase(module, X_sample, nu):
+def _statistical_phase(module, X_sample, nu, whiten_reg):
     """Phase 1: encoder statistics, centre and radius of ``module`` from ``X_sample``."""
     with torch.no_grad():
-        module.encoder.set_statistics(X_sample)
+        module.encoder.set_statistics(X_sample, reg=whiten_reg)
         emb = map_batches(module, module, X_sample).to(module.center.device)
         center = initial_center(emb, module.center_eps)
         module.center.copy_(center)

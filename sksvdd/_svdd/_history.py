@@ -16,6 +16,9 @@ HISTORY_KEYS = {
     "outside_frac": "outside_frac",
     "lr": "lr",
     "dur": "dur",
+    # Only with DeepSVDDDetector(validation_fraction=...): the loss of the validation pixels.
+    "valid_loss": "valid_loss",
+    "valid_loss_best": "valid_loss_best",
 }
 _SKORCH_KEYS = {public: skorch for skorch, public in HISTORY_KEYS.items()}
 
@@ -36,6 +39,8 @@ def history_from_net(history):
     for row in history:
         out = {HISTORY_KEYS[key]: row[key] for key in HISTORY_KEYS if key in row}
         out["loss_best"] = bool(out.get("loss_best", False))
+        if "valid_loss_best" in out:
+            out["valid_loss_best"] = bool(out["valid_loss_best"])
         rows.append(out)
     return rows
 

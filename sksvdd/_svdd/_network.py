@@ -62,8 +62,11 @@ class StatEncoder(nn.Module):
     def forward(self, x):
         return (x - self.mean) / self.scale
 
-    def set_statistics(self, X_sample):
-        """Per-band mean and standard deviation of ``X_sample`` (offsets untouched)."""
+    def set_statistics(self, X_sample, reg=None):
+        """Per-band mean and standard deviation of ``X_sample`` (offsets untouched).
+
+        ``reg`` (the whitening's ridge) is ignored: there is no covariance here.
+        """
         mean = X_sample.mean(axis=0, dtype=np.float64)
         scale = X_sample.std(axis=0, dtype=np.float64)
         scale[~(scale > _MIN_SCALE)] = 1.0
@@ -151,14 +154,18 @@ class WhitenEncoder(nn.Module):
     def forward(self, x):
         return nn.functional.linear(x - self.mean, self.whitening)
 
-    def set_statistics(self, X_sample):
-        """Mean and ridge-regularised whitening matrix of ``X_sample`` (float64)."""
+    def set_statistics(self, X_sample, reg=WHITEN_REG):
+        """Mean and ridge-regularised whitening matrix of ``X_sample`` (float64).
+
+        ``reg``: the relative ridge (``DeepSVDDDetector(whiten_reg=...)``),
+        as :class:`~sksvdd.RXDetector`'s ``reg``.
+        """
         X = np.asarray(X_sample, dtype=np.float64)
         mean = X.mean(axis=0)
         centered = X - mean
         cov = centered.T @ centered / X.shape[0]
         scale = np.trace(cov) / cov.shape[0]
-        ridge = WHITEN_REG * scale if scale > 0 else 1.0
+        ridge = reg * scale if scale > 0 else 1.0
         cov[np.diag_indices_from(cov)] += max(ridge, np.finfo(np.float64).tiny)
         eigval, eigvec = np.linalg.eigh(cov)
         order = np.argsort(eigval)[::-1]

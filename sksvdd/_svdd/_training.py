@@ -78,6 +78,9 @@ class SVDDNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         if not training:
+            if isinstance(dataset, (PixelDataset, PixelSubset, CheckedPixels)):
+                # The validation pixels (validation_fraction): in order, a batch per read.
+                return OrderedBatches(dataset, self.batch_size)
             return super().get_iterator(dataset, training=training)
         generator = self.get_params_for("iterator_train").get("generator")
         return ShuffledBatches(dataset, self.batch_size, generator)
@@ -106,6 +109,15 @@ class ShuffledBatches:
         perm = torch.randperm(len(self.dataset), generator=self.generator)
         for start in range(0, len(perm), self.batch_size):
             yield self.dataset.__getitems__(perm[start : start + self.batch_size])
+
+
+class OrderedBatches(ShuffledBatches):
+    """Evaluation mini-batches in the dataset's order, each fetched with one read."""
+
+    def __iter__(self):
+        for start in range(0, len(self.dataset), self.batch_size):
+            stop = min(start + self.batch_size, len(self.dataset))
+            yield self.dataset.__getitems__(torch.arange(start, stop))
 
 
 class PixelDataset(torch.utils.data.Dataset):
