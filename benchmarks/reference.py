@@ -308,12 +308,14 @@ def tables(result):
     config = result["config"]
     parts = [f"Command: `{config['command']}`\n",
              f"Seeds: {config['seeds']}; `sksvdd-reference` = {config['reference']}; "
-             f"data: {config['data']}; wall time {config['wall_s']:.0f} s.\n"]
+             f"data: {config['data']}; wall time {config['wall_s']:.0f} s (fit s: seconds "
+             "per fit on the machine of the run).\n"]
     for protocol in dict.fromkeys(r["protocol"] for r in result["records"]):
         records = [r for r in result["records"] if r["protocol"] == protocol]
         n_cases = len(set(r["case"] for r in records))
+        summary = summarize(records, METRICS + ("fit_s",))
         parts.append(f"### {protocol} ({n_cases} cases): mean over cases and seeds\n\n"
-                     f"{format_table(summarize(records), row_label='detector')}\n")
+                     f"{format_table(summary, row_label='detector')}\n")
         for metric in ("roc_auc", "iou"):
             parts.append(f"#### {protocol}: {LABELS[metric]} per case (mean over seeds)\n\n"
                          f"{format_table(per_case_table(records, metric), row_label='case')}\n")
