@@ -157,3 +157,23 @@ html_theme_options = {
     "footer_end": ["sphinx-version", "theme-version"],
 }
 html_context = {"default_mode": "light"}
+
+
+# -- Members left out of the API pages ---------------------------------------
+
+
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    """Skip ``set_fit_request`` and the like (scikit-learn's metadata routing).
+
+    scikit-learn generates them for estimators whose methods take extra
+    arguments (e.g. ``ImageDetector.fit``'s masks); their docstrings refer to
+    scikit-learn's glossary, which an offline build cannot resolve, and
+    scikit-learn documents them.
+    """
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_requests)

@@ -123,13 +123,13 @@ def image_map(estimator, cube, method):
     return np.asarray(values).reshape(cube.shape[:2])
 
 
-def check_mask(mask, *, shape=None, name="mask"):
+def check_mask(mask, *, shape=None, name="mask", meaning="1 = anomaly"):
     """Return ``mask`` as a boolean array, or raise ValueError saying what is wrong.
 
-    Accepts booleans and 0/1 numbers (1 = anomaly, or 1 = selected); values
-    that look like ``predict`` labels (+1 / -1) get a hint. ``shape``, when
-    given, is the exact shape the mask must have (e.g. an image's
-    ``(rows, cols)``).
+    Accepts booleans and 0/1 numbers (1 = anomaly, or 1 = selected, as
+    ``meaning`` tells the messages); values that look like ``predict``
+    labels (+1 / -1) get a hint. ``shape``, when given, is the exact shape
+    the mask must have (e.g. an image's ``(rows, cols)``).
     """
     mask = np.asarray(mask)
     if shape is not None and mask.shape != tuple(shape):
@@ -137,7 +137,7 @@ def check_mask(mask, *, shape=None, name="mask"):
     if mask.dtype == bool:
         return mask
     if mask.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be bool or 0/1 (1 = anomaly); got dtype {mask.dtype}.")
+        raise ValueError(f"{name} must be bool or 0/1 ({meaning}); got dtype {mask.dtype}.")
     unique = np.unique(mask)
     if not np.isin(unique, (0, 1)).all():
         hint = ""
@@ -147,7 +147,7 @@ def check_mask(mask, *, shape=None, name="mask"):
                 f"them with {name} = predict(X) == -1."
             )
         raise ValueError(
-            f"{name} must be bool or 0/1 with 1 = anomaly; got values "
+            f"{name} must be bool or 0/1 with {meaning}; got values "
             f"{unique[:10].tolist()}.{hint}"
         )
     return mask.astype(bool)

@@ -4,6 +4,11 @@ Conventions, as everywhere in sksvdd: ``y_true`` is the anomaly mask
 (1 / True = anomaly, 0 / False = normal); ``scores`` are *anomaly* scores
 (higher = more anomalous), i.e. ``-estimator.score_samples(X)``; ``decisions``
 are predicted anomalies (1 / True = anomaly), i.e. ``estimator.predict(X) == -1``.
+
+Two levels: pixel metrics (:func:`detection_report`: AUROC, AP, and IoU,
+precision, recall at a fitted threshold) and object metrics
+(:func:`object_detection_report`: connected regions of the ground truth hit
+or missed, false alarms per image), which need the images' shapes.
 """
 
 from collections.abc import Mapping
@@ -19,9 +24,18 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from ._object_metrics import mask_images as _mask_images
+from ._object_metrics import maps as _maps
+from ._object_metrics import object_detection_report
 from ._utils import check_mask
 
-__all__ = ["anomaly_scorer", "detection_report", "format_table", "summarize_scenes"]
+__all__ = [
+    "anomaly_scorer",
+    "detection_report",
+    "format_table",
+    "object_detection_report",
+    "summarize_scenes",
+]
 
 # Metrics computed from the continuous scores (threshold-free rankings).
 _RANKING_METRICS = {
@@ -36,7 +50,9 @@ _THRESHOLD_METRICS = {
     "recall": recall_score,
     "f1": f1_score,
 }
-_METRIC_NAMES = tuple(_RANKING_METRICS) + tuple(_THRESHOLD_METRICS)
+# Object metrics (image-level estimators only), as scorers: greater is better.
+_OBJECT_METRICS = {"detection_rate": 1.0, "neg_false_alarms": -1.0}
+_METRIC_NAMES = tuple(_RANKING_METRICS) + tuple(_THRESHOLD_METRICS) + tuple(_OBJECT_METRICS)
 _SUMMARY_ROWS = ("mean", "worst")
 _LABELS = {
     "roc_auc": "AUROC",
@@ -45,6 +61,8 @@ _LABELS = {
     "precision": "Precision",
     "recall": "Recall",
     "f1": "F1",
+    "detection_rate": "Detection rate",
+    "false_alarms": "False alarms / image",
 }
 
 
@@ -137,13 +155,29 @@ def anomaly_scorer(name):
     1 = anomaly, 0 = normal. The detector (or a Pipeline ending in one) is
     still fitted without labels; ``y`` only grades it.
 
+    Two kinds of estimator are graded:
+
+    - pixel-level (a :class:`~sksvdd.DeepSVDDDetector`, a Pipeline, a
+      scikit-learn detector): ``X`` is a matrix of pixels and ``y`` one
+      label per pixel;
+    - image-level (an :class:`~sksvdd.ImageDetector` or
+      :class:`~sksvdd.FusionDetector`, recognised by its ``halo``): ``X`` is
+      images, e.g. a batch ``(n_images, rows, cols, bands)`` that
+      cross-validation splits by image, and ``y`` their ``(rows, cols)``
+      masks in the same form. Pixel metrics pool the pixels of all images.
+
     Parameters
     ----------
-    name : {"roc_auc", "average_precision", "iou", "f1", "precision", "recall"}
+    name : {"roc_auc", "average_precision", "iou", "f1", "precision", \
+            "recall", "detection_rate", "neg_false_alarms"}
         The metric. ``"roc_auc"`` and ``"average_precision"`` rank pixels by
         ``-estimator.score_samples(X)``; the others compare
         ``estimator.predict(X) == -1`` with ``y``, so they also judge the
         fitted threshold ``offset_`` (and hence ``contamination``).
+        ``"detection_rate"`` and ``"neg_false_alarms"`` (minus the false
+        alarms per image, so that greater is better) are the object metrics
+        of :func:`object_detection_report`; they need an image-level
+        estimator, since objects need the images' shapes.
 
     Returns
     -------
@@ -158,6 +192,7 @@ def anomaly_scorer(name):
     See Also
     --------
     detection_report : The same metrics from precomputed scores.
+    object_detection_report : The object metrics from predicted masks.
 
     Notes
     -----
@@ -209,6 +244,18 @@ def anomaly_scorer(name):
     {'contamination': 0.05}
     >>> bool(search.cv_results_["mean_test_auc"].min() > 0.95)
     True
+
+    Object metrics for an image-level detector, cross-validated over images:
+
+    >>> from sklearn.model_selection import KFold, cross_val_score
+    >>> from sksvdd import ImageDetector
+    >>> images = rng.normal(size=(4, 20, 20, 5))
+    >>> masks = np.zeros((4, 20, 20), dtype=bool)
+    >>> images[:, 5, 5] += 6.0                  # one target per image
+    >>> masks[:, 5, 5] = True
+    >>> cross_val_score(ImageDetector(detector=RXDetector()), images, masks,
+    ...                 scoring=anomaly_scorer("detection_rate"), cv=KFold(2))
+    array([1., 1.])
     """
     if name not in _METRIC_NAMES:
         raise ValueError(
@@ -236,12 +283,43 @@ class _AnomalyScorer:
                 f"anomaly_scorer({self.name!r}) needs y, the anomaly labels "
                 "(1 = anomaly, 0 = normal); pass y to fit / cross_validate."
             )
+        if hasattr(estimator, "halo"):  # image level: maps of (rows, cols)
+            return self._score_images(estimator, X, y)
+        if self.name in _OBJECT_METRICS:
+            raise ValueError(
+                f"anomaly_scorer({self.name!r}) counts connected objects, which needs "
+                f"images, but {type(estimator).__name__} scores a matrix of pixels. Grade "
+                "an image-level detector (e.g. sksvdd.ImageDetector(detector=...)) on "
+                "images X with their (rows, cols) masks y."
+            )
         y = check_mask(y, name="y").ravel()
         if self.name in _RANKING_METRICS:
             scores = -np.asarray(estimator.score_samples(X), dtype=np.float64)
             return detection_report(y, scores)[self.name]
         predicted = np.asarray(estimator.predict(X)) == -1
         return float(_THRESHOLD_METRICS[self.name](y, predicted, zero_division=0))
+
+    def _score_images(self, estimator, X, y):
+        masks = _mask_images(y, "y")
+        if self.name in _RANKING_METRICS:
+            scores = _maps(estimator.score_samples(X))
+            _check_pairs(masks, scores, "score_samples(X)")
+            flat = np.concatenate([-np.asarray(m, dtype=np.float64).ravel() for m in scores])
+            return detection_report(np.concatenate([m.ravel() for m in masks]), flat)[self.name]
+        predicted = [np.asarray(m) == -1 for m in _maps(estimator.predict(X))]
+        _check_pairs(masks, predicted, "predict(X)")
+        if self.name in _OBJECT_METRICS:
+            report = object_detection_report(masks, predicted)
+            if not report["n_objects"] and self.name == "detection_rate":
+                raise ValueError(
+                    "anomaly_scorer('detection_rate'): y holds no anomaly object, so the "
+                    "detection rate is undefined; make every fold hold anomalies."
+                )
+            key = "detection_rate" if self.name == "detection_rate" else "false_alarms"
+            return _OBJECT_METRICS[self.name] * float(report[key])
+        y_flat = np.concatenate([m.ravel() for m in masks])
+        flagged = np.concatenate([m.ravel() for m in predicted])
+        return float(_THRESHOLD_METRICS[self.name](y_flat, flagged, zero_division=0))
 
     def __repr__(self):
         return f"anomaly_scorer({self.name!r})"
@@ -413,6 +491,17 @@ def format_table(report, *, digits=3, row_label="scene"):
         "-" * (w + 1) + ":" if a == "-:" else "-" * (w + 2) for a, w in zip(aligns, widths)
     ) + "|"
     return "\n".join([line(header), rule] + [line(cells) for cells in body])
+
+
+def _check_pairs(masks, maps, what):
+    """Raise unless ``maps`` holds one map of each mask's shape."""
+    shapes = [m.shape for m in masks]
+    got = [np.shape(m) for m in maps]
+    if shapes != got:
+        raise ValueError(
+            f"y holds masks of shapes {shapes} but {what} gives maps of shapes {got}; "
+            "give y as one (rows, cols) mask per image of X, in the same form."
+        )
 
 
 def _check_same_shape(values, y_true, name):

@@ -447,3 +447,94 @@ def test_default_model_file_is_the_safe_format(builtin_npz, tmp_path):
     with zipfile.ZipFile(model_path) as archive:
         assert sorted(archive.namelist()) == [
             "arrays.safetensors", "manifest.json", "weights.safetensors"]
+
+
+# --- fit on a clean reference: several scenes, normal / exclude masks ----------------------
+
+
+def _save_scene(path, seed, n_rows=20, n_cols=22, n_bands=None):
+    kwargs = {} if n_bands is None else {"n_bands": n_bands}
+    scene = make_hyperspectral_scene(n_rows=n_rows, n_cols=n_cols, random_state=seed, **kwargs)
+    np.savez(path, data=scene.cube, map=scene.mask, wavelengths=scene.wavelengths)
+    return scene
+
+
+def test_fit_on_several_scenes_with_masks_equals_the_python_api(tmp_path):
+    import matplotlib.image
+
+    from sksvdd import make_default_detector
+
+    a = _save_scene(tmp_path / "a.npz", 1)
+    b = _save_scene(tmp_path / "b.npz", 2, n_rows=16, n_cols=25)
+    normal_a = np.zeros(a.mask.shape, bool)
+    normal_a[:, :15] = True                     # the left part of a is known to be normal
+    np.save(tmp_path / "normal_a.npy", normal_a.astype(np.uint8))
+    normal_b = np.ones(b.mask.shape, bool)
+    normal_b[:3] = False
+    matplotlib.image.imsave(tmp_path / "normal_b.png", normal_b.astype(float), cmap="gray")
+    np.savez(tmp_path / "known.npz", flagged=a.mask)
+    model_path = tmp_path / "model.sksvdd"
+    result = run_cli(
+        "fit", "a.npz", "b.npz", "--param", "max_epochs=0", "--random-state", "0", "-q",
+        "--normal-mask", "normal_a.npy", "--normal-mask", "normal_b.png",
+        "--exclude-mask", "known.npz:flagged", "--exclude-mask", "b.npz",  # b's own ground truth
+        "--out", model_path.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    n_reference = int((normal_a & ~a.mask).sum() + (normal_b & ~b.mask).sum())
+    assert f"of {n_reference} training pixels" in result.stdout
+    expected = make_default_detector(random_state=0, max_epochs=0).fit(
+        [a.cube, b.cube], normal_mask=[normal_a, normal_b], exclude_mask=[a.mask, b.mask])
+    model = sksvdd_load(model_path)
+    assert model.n_images_in_ == 2 and model.offset_ == pytest.approx(expected.offset_)
+    # score works on new files at the fitted threshold, one file at a time.
+    for seed in (3, 4):
+        new = _save_scene(tmp_path / f"new{seed}.npz", seed, n_rows=18, n_cols=18)
+        out = tmp_path / f"scores{seed}.npy"
+        result = run_cli("score", model_path.name, f"new{seed}.npz", "--out", out.name,
+                         cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        np.testing.assert_allclose(np.load(out), -expected.score_samples(new.cube),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_fit_masks_of_one_scene(builtin_npz, tmp_path):
+    from sksvdd import make_default_detector
+
+    scene = load_scene(builtin_npz)
+    model_path = tmp_path / "model.sksvdd"
+    assert main(["fit", str(builtin_npz), "--no-spatial", "--param", "max_epochs=0",
+                 "--random-state", "0", "-q", "--exclude-mask", str(builtin_npz),
+                 "--out", str(model_path)]) == 0
+    expected = make_default_detector(spatial=False, random_state=0, max_epochs=0).fit(
+        scene.cube, exclude_mask=scene.mask)
+    np.testing.assert_allclose(sksvdd_load(model_path).score_samples(scene.cube),
+                               expected.score_samples(scene.cube), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("extra, status, message", [
+    (["--normal-mask", "m.npy"], 2, "--normal-mask is given 1 time(s) for 2 scene(s)"),
+    (["--exclude-mask", "small.npy", "--exclude-mask", "m.npy"], 1,
+     "--exclude-mask small.npy: The mask in 'small.npy' has shape (4, 4)"),
+    (["--exclude-mask", "a.npz:nope", "--exclude-mask", "m.npy"], 1,
+     "'a.npz' has no variable 'nope'"),
+    (["--normal-mask", "missing.npy", "--normal-mask", "m.npy"], 1, "does not exist"),
+])
+def test_fit_mask_errors(tmp_path, capsys, monkeypatch, extra, status, message):
+    _save_scene(tmp_path / "a.npz", 1)
+    _save_scene(tmp_path / "b.npz", 2)
+    np.save(tmp_path / "m.npy", np.ones((20, 22)))
+    np.save(tmp_path / "small.npy", np.ones((4, 4)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "a.npz", "b.npz", "--param", "max_epochs=0", "-q", *extra,
+                 "--out", "model.sksvdd"]) == status
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "model.sksvdd").exists()
+
+
+def test_fit_scenes_must_share_bands(tmp_path, capsys, monkeypatch):
+    _save_scene(tmp_path / "a.npz", 1)
+    _save_scene(tmp_path / "b.npz", 2, n_bands=12)
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "a.npz", "b.npz", "-q", "--out", "model.sksvdd"]) == 1
+    err = capsys.readouterr().err
+    assert "'b.npz' has 12 bands but 'a.npz' has" in err and "same sensor" in err

@@ -14,6 +14,7 @@ from conftest import real_scene_file
 from sksvdd.datasets import (
     cube_to_pixels,
     load_endmembers,
+    load_mask,
     load_scene,
     make_hyperspectral_scene,
     pixels_to_image,
@@ -460,3 +461,42 @@ def test_endmembers_file_and_attribution():
     readme = (data / "endmembers_README.md").read_text()
     assert "earthlib" in readme
     assert all(f"| {name} |" in readme for name in lib.names)
+
+
+# --- load_mask ---------------------------------------------------------------------------
+
+
+def test_load_mask_reads_npy_mat_npz_and_png(tmp_path):
+    import matplotlib.image
+
+    rng = np.random.RandomState(0)
+    mask = rng.rand(7, 9) < 0.3
+    np.save(tmp_path / "m.npy", mask.astype(np.float32) * 3)  # nonzero = selected
+    scipy.io.savemat(tmp_path / "m.mat", {"data": np.ones((7, 9, 4)), "gt": mask.astype(np.uint8),
+                                          "normal": (~mask).astype(np.uint8)})
+    np.savez(tmp_path / "m.npz", mask=mask)
+    matplotlib.image.imsave(tmp_path / "m.png", mask.astype(float), cmap="gray")
+    for name, key, expected in [("m.npy", None, mask), ("m.mat", None, mask),
+                                ("m.mat", "normal", ~mask), ("m.npz", None, mask),
+                                ("m.png", None, mask)]:
+        loaded = load_mask(tmp_path / name, key=key, shape=(7, 9))
+        assert loaded.dtype == bool
+        np.testing.assert_array_equal(loaded, expected, err_msg=name)
+
+
+@pytest.mark.parametrize("make, kwargs, match", [
+    (lambda p: np.save(p / "x.npy", np.ones((3, 3, 2))), {}, r"2-D numeric array .* \(3, 3, 2\)"),
+    (lambda p: np.save(p / "x.npy", np.array([[0.0, np.nan]])), {}, "NaN"),
+    (lambda p: np.save(p / "x.npy", np.ones((3, 3))), {"shape": (3, 4)}, r"must be \(3, 4\)"),
+    (lambda p: np.save(p / "x.npy", np.ones((3, 3))), {"key": "gt"}, "only applies to .mat"),
+    (lambda p: np.savez(p / "x.npz", a=np.ones((3, 3))), {}, "found none"),
+    (lambda p: np.savez(p / "x.npz", map=np.ones((3, 3)), gt=np.ones((3, 3))), {},
+     "several"),
+    (lambda p: (p / "x.txt").write_text("0 1"), {}, "unknown file extension"),
+])
+def test_load_mask_errors_name_the_file(tmp_path, make, kwargs, match):
+    make(tmp_path)
+    path = next(tmp_path.iterdir())
+    with pytest.raises(ValueError, match=match) as info:
+        load_mask(path, **kwargs)
+    assert path.name in str(info.value)

@@ -391,3 +391,97 @@ def test_fusion_detector_params_save_load_and_score_cube(scene, tmp_path):
 def test_fusion_detector_rejects_bad_branches(scene, detectors, match):
     with pytest.raises(ValueError, match=match):
         FusionDetector(detectors).fit(scene.cube)
+
+
+# --- Fitting on a clean reference: normal_mask / exclude_mask ----------------------------
+
+
+def _reference_images():
+    a = make_hyperspectral_scene(n_rows=20, n_cols=24, random_state=1)
+    b = make_hyperspectral_scene(n_rows=16, n_cols=30, random_state=2)
+    return a, b
+
+
+def test_image_detector_fits_only_the_reference_pixels_of_whole_image_features():
+    a, b = _reference_images()
+    rng = np.random.RandomState(0)
+    normal = rng.rand(*a.mask.shape) < 0.7
+    det = ImageDetector(spatial=DualWindowResidual(), detector=RXDetector())
+    det.fit([a.cube, b.cube], normal_mask=[normal, None], exclude_mask=[a.mask, b.mask])
+    # Independent computation: features of the whole images, then the selected rows.
+    residual = DualWindowResidual().fit(a.cube)
+    pixels = np.concatenate([residual.transform(a.cube)[normal & ~a.mask],
+                             residual.transform(b.cube)[~b.mask]])
+    reference = RXDetector().fit(pixels)
+    np.testing.assert_allclose(det.detector_.location_, reference.location_, rtol=1e-12)
+    np.testing.assert_allclose(det.detector_.precision_, reference.precision_, rtol=1e-9)
+    assert det.detector_.offset_ == pytest.approx(reference.offset_, rel=1e-9)
+    # New images are scored at that threshold.
+    new = make_hyperspectral_scene(n_rows=18, n_cols=18, random_state=3).cube
+    residual_new = residual.transform(new).reshape(-1, new.shape[2])
+    np.testing.assert_array_equal(
+        det.predict(new).ravel(), reference.predict(residual_new))
+
+
+def test_image_detector_masks_in_every_image_form(scene):
+    cube = scene.cube
+    det = ImageDetector(detector=RXDetector())
+    single = det.fit(cube, exclude_mask=scene.mask.astype(int)).detector_
+    pixels = cube[~scene.mask]
+    np.testing.assert_allclose(single.location_, RXDetector().fit(pixels).location_)
+    # A batch with a batch of masks, 0/1 as well as bool.
+    batch = np.stack([cube, cube[::-1]])
+    normal = np.stack([~scene.mask, ~scene.mask[::-1]]).astype(np.uint8)
+    batched = clone(det).fit(batch, normal_mask=normal).detector_
+    np.testing.assert_allclose(
+        batched.location_, RXDetector().fit(np.concatenate([pixels, pixels])).location_)
+    assert clone(det).fit(batch, normal_mask=list(normal)).detector_.offset_ == batched.offset_
+
+
+def test_deep_svdd_image_detector_masked_fit_equals_fit_on_masked_features(scene):
+    pixels_det = DeepSVDDDetector(random_state=0, **FAST)
+    det = ImageDetector(spatial=DualWindowResidual(), detector=pixels_det)
+    det.fit(scene.cube, exclude_mask=scene.mask)
+    features = DualWindowResidual().fit(scene.cube).transform(scene.cube)
+    reference = clone(pixels_det).fit(features[~scene.mask])
+    flat = features.reshape(-1, features.shape[2])
+    np.testing.assert_allclose(det.score_samples(scene.cube).ravel(),
+                               reference.score_samples(flat), rtol=1e-5, atol=1e-6)
+    assert det.detector_.offset_ == pytest.approx(reference.offset_, rel=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"normal_mask": np.ones((5, 5))}, r"normal_mask must have shape \(30, 26\)"),
+    ({"exclude_mask": np.full((30, 26), 2)}, "exclude_mask must be bool or 0/1 with 1 = excluded"),
+    ({"normal_mask": np.zeros((30, 26))}, "leave no pixel to fit on"),
+    ({"normal_mask": np.ones((30, 26)), "exclude_mask": np.ones((30, 26))}, "leave no pixel"),
+])
+def test_image_detector_rejects_bad_masks(scene, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ImageDetector(detector=RXDetector()).fit(scene.cube, **kwargs)
+
+
+def test_image_detector_masks_must_match_the_images():
+    a, b = _reference_images()
+    det = ImageDetector(detector=RXDetector())
+    with pytest.raises(ValueError, match=r"normal_mask holds 1 mask\(s\) for 2 image\(s\)"):
+        det.fit([a.cube, b.cube], normal_mask=[a.mask])
+    with pytest.raises(ValueError, match=r"exclude_mask\[1\] must have shape \(16, 30\)"):
+        det.fit([a.cube, b.cube], exclude_mask=[a.mask, a.mask])
+    with pytest.raises(ValueError, match=r"shape \(n_images, rows, cols\)"):
+        det.fit(np.stack([a.cube, a.cube]), exclude_mask=a.mask)
+
+
+def test_fusion_detector_fits_branches_and_threshold_on_the_reference_pixels(scene):
+    cube, keep = scene.cube, ~scene.mask
+    det = FusionDetector(_branches(), contamination=0.01).fit(cube, exclude_mask=scene.mask)
+    standardised = []
+    for (_, branch), (_, fitted) in zip(_branches(), det.detectors_):
+        alone = branch.fit(cube, normal_mask=keep)
+        np.testing.assert_array_equal(fitted.detector_.location_, alone.detector_.location_)
+        anomaly = -alone.score_samples(cube)
+        q25, q50, q75 = np.percentile(anomaly[keep], [25, 50, 75])
+        standardised.append((anomaly - q50) / (q75 - q25))
+    fused = np.max(standardised, axis=0)
+    np.testing.assert_allclose(det.score_samples(cube), -fused, rtol=1e-10, atol=1e-12)
+    assert det.offset_ == pytest.approx(np.percentile(-fused[keep], 1.0), rel=1e-12)

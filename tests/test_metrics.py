@@ -15,15 +15,16 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sksvdd import RXDetector
+from sksvdd import ImageDetector, RXDetector
 from sksvdd.metrics import (
     anomaly_scorer,
     detection_report,
     format_table,
+    object_detection_report,
     summarize_scenes,
 )
 
@@ -265,3 +266,167 @@ def test_format_table_flat_report_and_missing_values():
 def test_format_table_validation(report, kwargs):
     with pytest.raises(ValueError):
         format_table(report, **kwargs)
+
+
+# object_detection_report
+
+
+def _hand_built_masks():
+    """Ground truth with known objects and predictions with known hits and false alarms."""
+    truth = np.zeros((12, 12), dtype=bool)
+    truth[1:3, 1:3] = True                   # A: a 2x2 square
+    truth[6, 1:4] = True                     # B: an L
+    truth[7:9, 1] = True
+    truth[1, 8] = truth[2, 9] = True         # C: two pixels touching by a corner
+    truth[10, 10] = True                     # D: one pixel
+    predicted = np.zeros_like(truth)
+    predicted[2, 2:5] = True                 # overlaps A
+    predicted[8, 0:2] = True                 # touches B's foot
+    predicted[4, 8] = True                   # false alarm 1
+    predicted[9, 5] = predicted[10, 6] = True  # false alarm 2 (8-conn), 2 and 3 (4-conn)
+    # C and D are missed.
+    return truth, predicted
+
+
+@pytest.mark.parametrize("connectivity, expected", [
+    # 8-connectivity: objects A, B, C, D; hits A, B; false-alarm regions 2.
+    (8, dict(n_objects=4, n_detected=2, n_false_alarms=2)),
+    # 4-connectivity: C splits in two; the diagonal false alarm splits in two.
+    (4, dict(n_objects=5, n_detected=2, n_false_alarms=3)),
+])
+def test_object_detection_report_on_hand_built_masks(connectivity, expected):
+    truth, predicted = _hand_built_masks()
+    report = object_detection_report(truth, predicted, connectivity=connectivity)
+    assert {k: report[k] for k in expected} == expected
+    assert report["n_images"] == 1
+    assert report["detection_rate"] == expected["n_detected"] / expected["n_objects"]
+    assert report["false_alarms"] == expected["n_false_alarms"]
+
+
+def test_object_detection_report_sums_over_images_and_forms_agree():
+    truth, predicted = _hand_built_masks()
+    empty = np.zeros_like(truth)
+    batch = object_detection_report(np.stack([truth, truth]), np.stack([predicted, empty]))
+    # Second image: 4 objects, none hit, no false alarm.
+    assert (batch["n_objects"], batch["n_detected"], batch["n_false_alarms"]) == (8, 2, 2)
+    assert batch["detection_rate"] == 0.25 and batch["false_alarms"] == 1.0
+    small = np.zeros((3, 4), dtype=bool)
+    listed = object_detection_report([truth, small], [predicted, small | True])
+    assert listed["n_false_alarms"] == 3 and listed["false_alarms"] == 1.5
+
+
+def test_object_detection_report_without_objects():
+    report = object_detection_report(np.zeros((4, 4), int), np.eye(4, dtype=int))
+    assert np.isnan(report["detection_rate"])
+    assert report["n_false_alarms"] == 1  # the diagonal is one region with 8-connectivity
+
+
+def _flood_fill_counts(truth, predicted, connectivity):
+    """Objects, hits and false alarms by breadth-first search: independent of scipy."""
+    steps = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+    if connectivity == 8:
+        steps += [(-1, -1), (-1, 1), (1, -1), (1, 1)]
+
+    def regions(mask):
+        seen = np.zeros_like(mask)
+        for start in zip(*np.nonzero(mask)):
+            if seen[start]:
+                continue
+            seen[start], queue, region = True, [start], []
+            while queue:
+                r, c = queue.pop()
+                region.append((r, c))
+                for dr, dc in steps:
+                    q = (r + dr, c + dc)
+                    if (0 <= q[0] < mask.shape[0] and 0 <= q[1] < mask.shape[1]
+                            and mask[q] and not seen[q]):
+                        seen[q] = True
+                        queue.append(q)
+            yield region
+
+    objects = list(regions(truth))
+    hits = sum(any(predicted[p] for p in obj) for obj in objects)
+    alarms = sum(not any(truth[p] for p in reg) for reg in regions(predicted))
+    return len(objects), hits, alarms
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_object_detection_report_matches_flood_fill(seed, connectivity):
+    rng = np.random.RandomState(seed)
+    truth, predicted = rng.rand(25, 30) < 0.15, rng.rand(25, 30) < 0.1
+    report = object_detection_report(truth, predicted, connectivity=connectivity)
+    assert (report["n_objects"], report["n_detected"], report["n_false_alarms"]) == \
+        _flood_fill_counts(truth, predicted, connectivity)
+
+
+@pytest.mark.parametrize("y_true, decisions, kwargs, match", [
+    (np.zeros((3, 3)), np.zeros((3, 4)), {}, r"decisions\[0\] has shape \(3, 4\)"),
+    (np.zeros((2, 3, 3)), np.zeros((3, 3)), {}, "2 image"),
+    (np.zeros((3, 3)), np.full((3, 3), -1), {}, r"predict\(X\) == -1"),
+    (np.zeros(9), np.zeros(9), {}, "must be a \\(rows, cols\\) mask"),
+    (np.zeros((3, 3)), np.zeros((3, 3)), {"connectivity": 6}, "connectivity must be 4 or 8"),
+])
+def test_object_detection_report_validation(y_true, decisions, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        object_detection_report(y_true, decisions, **kwargs)
+
+
+@pytest.fixture
+def labelled_images():
+    """Four 24 x 24 Gaussian images, each with two shifted targets (a pixel, a 2 x 2 block)."""
+    rng = np.random.RandomState(0)
+    images = rng.normal(size=(4, 24, 24, 5))
+    masks = np.zeros((4, 24, 24), dtype=bool)
+    masks[:, 4, 4] = True
+    masks[:, 15:17, 10:12] = True
+    images[masks] += rng.normal(4.0, 0.5, size=(int(masks.sum()), 5))
+    return images, masks
+
+
+def test_anomaly_scorer_on_an_image_level_detector(labelled_images):
+    images, masks = labelled_images
+    det = ImageDetector(detector=RXDetector(contamination=0.02)).fit(images)
+    scores = -det.score_samples(images)
+    predicted = det.predict(images) == -1
+    assert anomaly_scorer("roc_auc")(det, images, masks) == pytest.approx(
+        roc_auc_score(masks.ravel(), scores.ravel()))
+    assert anomaly_scorer("iou")(det, images, masks) == pytest.approx(
+        jaccard_score(masks.ravel(), predicted.ravel()))
+    report = object_detection_report(masks, predicted)
+    assert report["n_objects"] == 8
+    assert anomaly_scorer("detection_rate")(det, images, masks) == report["detection_rate"]
+    assert anomaly_scorer("neg_false_alarms")(det, images, masks) == -report["false_alarms"]
+    # A list of images of different sizes, with a list of masks.
+    listed = [images[0], images[1, :20]]
+    assert anomaly_scorer("detection_rate")(det, listed, [masks[0], masks[1, :20]]) == \
+        object_detection_report([masks[0], masks[1, :20]],
+                                [m == -1 for m in det.predict(listed)])["detection_rate"]
+
+
+def test_anomaly_scorer_object_metrics_need_images(labelled_images, labelled_pixels):
+    images, masks = labelled_images
+    X, y = labelled_pixels
+    with pytest.raises(ValueError, match="needs images"):
+        anomaly_scorer("detection_rate")(RXDetector().fit(X), X, y)
+    det = ImageDetector(detector=RXDetector()).fit(images)
+    with pytest.raises(ValueError, match="one \\(rows, cols\\) mask per image"):
+        anomaly_scorer("iou")(det, images, masks[:, :20])
+    with pytest.raises(ValueError, match="no anomaly object"):
+        anomaly_scorer("detection_rate")(det, images, np.zeros_like(masks))
+
+
+def test_object_scorers_in_grid_search_over_images(labelled_images):
+    images, masks = labelled_images
+    search = GridSearchCV(
+        ImageDetector(detector=RXDetector()),
+        {"detector__contamination": [0.001, 0.01, 0.1]},
+        scoring={"rate": anomaly_scorer("detection_rate"),
+                 "alarms": anomaly_scorer("neg_false_alarms")},
+        refit="rate", cv=KFold(2), error_score="raise",
+    ).fit(images, masks)
+    rate = search.cv_results_["mean_test_rate"]
+    alarms = -search.cv_results_["mean_test_alarms"]
+    # A lower threshold finds more objects and raises more false alarms.
+    assert np.all(np.diff(rate) >= 0) and rate[-1] == 1.0
+    assert np.all(np.diff(alarms) >= 0) and alarms[-1] > alarms[0]

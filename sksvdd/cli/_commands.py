@@ -122,7 +122,7 @@ def _cmd_demo(args):
 
 
 def _cmd_fit(args):
-    """Fit the default detector on a scene file and save it."""
+    """Fit the default detector on one or several scene files and save it."""
     from .. import make_default_detector
 
     params = _parse_params(args.param, args.parser)
@@ -130,6 +130,12 @@ def _cmd_fit(args):
     bandpass = low is not None or high is not None
     if low is not None and high is not None and low >= high:
         args.parser.error(f"--bandpass: MIN ({low:g}) must be below MAX ({high:g}).")
+    for option, masks in (("--normal-mask", args.normal_mask),
+                          ("--exclude-mask", args.exclude_mask)):
+        if masks and len(masks) != len(args.scenes):
+            args.parser.error(
+                f"{option} is given {len(masks)} time(s) for {len(args.scenes)} scene(s); "
+                "give one mask file per scene, in the order of the scenes.")
     model = make_default_detector(
         spatial=not args.no_spatial, min_wavelength_nm=low, max_wavelength_nm=high,
         random_state=args.random_state, **params,
@@ -137,23 +143,39 @@ def _cmd_fit(args):
     _validate_model_params(model, args.parser)
     out = _check_output(args.out, "--out")
 
-    scene = _load_scene(args.scene)
+    scenes = [_load_scene(path) for path in args.scenes]
+    _check_same_bands(scenes, args.scenes)
+    cubes = [scene.cube for scene in scenes]
+    masks = {
+        name: [_load_mask(spec, cube.shape[:2], option) for spec, cube in zip(specs, cubes)]
+        for name, option, specs in (("normal_mask", "--normal-mask", args.normal_mask),
+                                    ("exclude_mask", "--exclude-mask", args.exclude_mask))
+        if specs
+    }
     if bandpass:
-        if scene.wavelengths is None:
-            raise CommandError(
-                f"--bandpass needs band wavelengths, but '{args.scene}' has none. Hint: "
-                "store them (in nm) as a 'wavelengths' variable in the .mat/.npz file or "
-                "as 'wavelength' in the ENVI header, or fit without --bandpass."
-            )
-        model.set_params(**{key: scene.wavelengths for key in model.get_params()
+        wavelengths = _shared_wavelengths(scenes, args.scenes)
+        model.set_params(**{key: wavelengths for key in model.get_params()
                             if key.endswith("bandpass__wavelengths")})
-    rows, cols, bands = scene.cube.shape
-    _say(args, f"Fitting on {rows * cols} pixels x {bands} bands of '{scene.name}'...")
-    fit_time = _fit(model, scene.cube, progress=not args.quiet and "verbose" not in params)
+    # The training pixels of each scene, for the messages (the detector selects its own).
+    reference = [np.ones(cube.shape[:2], bool) for cube in cubes]
+    for i, keep in enumerate(masks.get("normal_mask", [])):
+        reference[i] &= keep
+    for i, drop in enumerate(masks.get("exclude_mask", [])):
+        reference[i] &= ~drop
+    n_reference = int(sum(r.sum() for r in reference))
+    bands = cubes[0].shape[2]
+    names = ", ".join(f"'{scene.name}'" for scene in scenes)
+    _say(args, f"Fitting on {n_reference} reference pixels x {bands} bands of {names}...")
+    if len(cubes) == 1:  # one image, one (rows, cols) mask each
+        X, masks = cubes[0], {name: value[0] for name, value in masks.items()}
+    else:
+        X = cubes
+    fit_time = _fit(model, X, progress=not args.quiet and "verbose" not in params, **masks)
     _dump_model(model, out)
-    n_flagged = int(np.sum(model.predict(scene.cube) == -1))
+    n_flagged = sum(int(np.sum((model.predict(cube) == -1) & keep))
+                    for cube, keep in zip(cubes, reference))
     print(f"Fitted in {fit_time:.1f} s ({_epochs(model)}); the threshold flags {n_flagged} "
-          f"of {rows * cols} training pixels. Wrote {out}")
+          f"of {n_reference} training pixels. Wrote {out}")
 
 
 def _cmd_score(args):
@@ -283,8 +305,10 @@ def _validate_model_params(model, parser):
 # --------------------------------------------------------------------------- #
 
 
-def _fit(model, X, *, progress):
-    """Fit ``model`` (an image-level detector) on the image ``X``; return the seconds taken.
+def _fit(model, X, *, progress, **fit_params):
+    """Fit ``model`` (an image-level detector) on the image(s) ``X``; return the seconds taken.
+
+    ``fit_params`` (``normal_mask``, ``exclude_mask``) go to ``model.fit``.
 
     With ``progress``, each Deep SVDD detector inside prints its per-epoch
     table and, on a terminal where tqdm is installed, a skorch progress bar
@@ -316,7 +340,7 @@ def _fit(model, X, *, progress):
     tic = time.perf_counter()
     try:
         with _interrupt_watch(interrupted), contextlib.redirect_stdout(sys.stderr):
-            model.fit(X)
+            model.fit(X, **fit_params)
     except Exception as exc:
         if interrupted:  # e.g. the interrupt surfaced inside a library as another error
             raise (Terminated if signal.SIGTERM in interrupted else KeyboardInterrupt) from exc
@@ -415,6 +439,47 @@ def _load_scene(path):
     from ..datasets import load_scene
 
     return load_scene(path)
+
+
+def _load_mask(spec, shape, option):
+    """The ``(rows, cols)`` mask named by ``FILE`` or ``FILE:KEY`` (a .mat / .npz variable)."""
+    from ..datasets import load_mask
+
+    path, key = spec, None
+    head, sep, tail = spec.rpartition(":")
+    if sep and not Path(spec).exists() and Path(head).suffix.lower() in (".mat", ".npz"):
+        path, key = head, tail
+    try:
+        return load_mask(path, key=key or None, shape=shape)
+    except ValueError as exc:
+        raise CommandError(f"{option} {spec}: {_one_line(exc)}") from exc
+
+
+def _check_same_bands(scenes, paths):
+    bands = scenes[0].cube.shape[2]
+    for scene, path in zip(scenes[1:], paths[1:]):
+        if scene.cube.shape[2] != bands:
+            raise CommandError(
+                f"'{path}' has {scene.cube.shape[2]} bands but '{paths[0]}' has {bands}; "
+                "scenes fitted together must come from the same sensor and band set."
+            )
+
+
+def _shared_wavelengths(scenes, paths):
+    """The band wavelengths all scenes carry (--bandpass needs them), or a CommandError."""
+    for scene, path in zip(scenes, paths):
+        if scene.wavelengths is None:
+            raise CommandError(
+                f"--bandpass needs band wavelengths, but '{path}' has none. Hint: "
+                "store them (in nm) as a 'wavelengths' variable in the .mat/.npz file or "
+                "as 'wavelength' in the ENVI header, or fit without --bandpass."
+            )
+        if not np.allclose(scene.wavelengths, scenes[0].wavelengths):
+            raise CommandError(
+                f"'{path}' and '{paths[0]}' have different band wavelengths; --bandpass "
+                "keeps bands by wavelength, so scenes fitted together must share them."
+            )
+    return scenes[0].wavelengths
 
 
 def _load_model(path, allow_pickle=False):

@@ -134,9 +134,20 @@ def _build_parser():
                       help="seed of the scene and the model (default: %(default)s)")
 
     fit = add("fit", _cmd_fit, "Fit the default detector (Deep SVDD on the dual-window residual, "
-              "fused with robust RX-based Deep SVDD on the spectra) on a scene and save it.",
-              (debug, quiet))
-    fit.add_argument("scene", help="scene file (.mat, .npz, .npy or ENVI .hdr)")
+              "fused with robust RX-based Deep SVDD on the spectra) on one or several scenes "
+              "and save it.", (debug, quiet))
+    fit.add_argument("scenes", nargs="+", metavar="SCENE",
+                     help="scene file(s) (.mat, .npz, .npy or ENVI .hdr); several scenes must "
+                          "have the same bands, and are learnt from together")
+    fit.add_argument("--normal-mask", action="append", default=[], metavar="FILE[:KEY]",
+                     help="pixels known to be normal, the only ones fitted on (a clean "
+                          "reference): a (rows, cols) .npy (nonzero = normal), a .png (white = "
+                          "normal) or a .mat / .npz variable (FILE:KEY; without KEY its map / "
+                          "mask / gt variable). Give it once per SCENE, in the same order")
+    fit.add_argument("--exclude-mask", action="append", default=[], metavar="FILE[:KEY]",
+                     help="pixels left out of the fit, e.g. known anomalies (nonzero / white "
+                          "= excluded), read like --normal-mask, once per SCENE; the scene "
+                          "file itself gives its own ground truth")
     fit.add_argument("--out", required=True, metavar="MODEL",
                      help="where to write the fitted detector, e.g. model.sksvdd (the safe "
                           "format: loading it cannot run code); a .joblib name writes a joblib "

@@ -1,4 +1,4 @@
-"""Hyperspectral scenes: file loading, cube helpers, a built-in scene and public scenes."""
+"""Hyperspectral scenes: file loading (scenes, pixel masks), cube helpers, a built-in scene and public scenes."""
 
 from ._cube import cube_to_pixels, pixels_to_image
 from ._fetchers import (
@@ -10,7 +10,7 @@ from ._fetchers import (
     fetch_scene,
     get_data_home,
 )
-from ._io import load_scene
+from ._io import load_mask, load_scene
 from ._synthetic import load_endmembers, make_hyperspectral_scene
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "fetch_scene",
     "get_data_home",
     "load_endmembers",
+    "load_mask",
     "load_scene",
     "make_hyperspectral_scene",
     "pixels_to_image",

@@ -156,6 +156,137 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None,
     )
 
 
+def load_mask(path, *, key=None, shape=None, max_bytes=DEFAULT_MAX_BYTES):
+    """Load a ``(rows, cols)`` pixel mask from a file: True where a pixel is selected.
+
+    The masks that :meth:`sksvdd.ImageDetector.fit` takes as ``normal_mask``
+    or ``exclude_mask`` (and the command line as ``--normal-mask`` /
+    ``--exclude-mask``), or a ground truth stored apart from its cube.
+
+    - ``.npy``: a 2-D numeric array; nonzero = selected.
+    - ``.mat`` / ``.npz``: the variable ``key``, or else the one named as
+      :func:`load_scene` finds anomaly masks (``map``, ``mask``, ``gt``,
+      ``groundtruth``, ``gtImg...``), so a scene file's own ground truth
+      can serve as the mask of its known anomalies; nonzero = selected.
+    - ``.png``: white = selected (a grey level above one half; colour
+      channels are averaged and alpha is ignored), e.g. the anomaly mask
+      that ``sksvdd score --mask-out`` writes. Needs matplotlib
+      (``pip install 'sksvdd[plot]'``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to read.
+    key : str, default=None
+        Variable name in a ``.mat`` / ``.npz`` file.
+    shape : tuple of int, default=None
+        The ``(rows, cols)`` the mask must have, e.g. its image's
+        ``cube.shape[:2]``.
+    max_bytes : int, default=4 * 2**30
+        The most bytes of array data the file may make this function read,
+        as for :func:`load_scene`.
+
+    Returns
+    -------
+    mask : ndarray of bool of shape (rows, cols)
+
+    Raises
+    ------
+    ValueError
+        If the file does not exist, cannot be read, holds no (or no
+        unambiguous) 2-D mask, holds NaN, or does not have ``shape``. The
+        message names the file.
+
+    See Also
+    --------
+    load_scene : The cube, its ground truth and wavelengths.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from sksvdd.datasets import load_mask
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "scene.npz"
+    ...     np.savez(path, data=np.ones((2, 3, 4)), map=np.eye(2, 3))
+    ...     load_mask(path, shape=(2, 3))
+    array([[ True, False, False],
+           [False,  True, False]])
+    """
+    path = Path(path)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ValueError(f"Cannot load mask: '{path}' {what}.")
+    where = f"'{path.name}'"
+    suffix = path.suffix.lower()
+    if key is not None and suffix not in (".mat", ".npz"):
+        raise ValueError(f"key={key!r} only applies to .mat and .npz files; {where} is not one.")
+    if suffix == ".png":
+        mask = _read_png_mask(path)
+    elif suffix == ".npy":
+        variables, read = _guarded(path, list_npy, path)
+        key = "array"
+    elif suffix in (".mat", ".npz"):
+        variables, read = _guarded(path, list_mat if suffix == ".mat" else list_npz, path)
+        listing = ", ".join(f"{k} {v.shape}" for k, v in variables.items()) or "none"
+        if key is None:
+            found = [k for k, v in variables.items() if v.numeric and _is_mask_name(k)]
+            if len(found) != 1:
+                which = f"several ({', '.join(found)})" if found else "none"
+                raise ValueError(
+                    f"{where}: looked for a mask variable named map, mask, gt or "
+                    f"groundtruth and found {which}; name it (key=...). Variables "
+                    f"found: {listing}."
+                )
+            key = found[0]
+        elif key not in variables:
+            raise ValueError(f"{where} has no variable {key!r}. Variables found: {listing}.")
+    else:
+        raise ValueError(
+            f"Cannot load mask {where}: unknown file extension '{path.suffix}'. "
+            "Supported: .npy, .png, and .mat / .npz (a variable of the file)."
+        )
+    if suffix != ".png":
+        if not variables[key].numeric or len(variables[key].shape) != 2:
+            raise ValueError(
+                f"{where}: the mask must be a 2-D numeric array (rows, cols); "
+                f"{'it' if suffix == '.npy' else repr(key)} has shape "
+                f"{variables[key].shape}{'' if variables[key].numeric else ', not numeric'}."
+            )
+        check_sizes(where, variables, [key], max_bytes)
+        mask = np.asarray(_guarded(path, read, [key])[key])
+        if mask.dtype.kind == "f" and not np.all(np.isfinite(mask)):
+            raise ValueError(f"The mask in {where} contains NaN or infinite values.")
+        mask = mask != 0
+    if shape is not None and mask.shape != tuple(shape):
+        raise ValueError(
+            f"The mask in {where} has shape {mask.shape}; its image has {shape[0]} rows "
+            f"and {shape[1]} columns, so it must be {tuple(shape)}."
+        )
+    return np.ascontiguousarray(mask)
+
+
+def _read_png_mask(path):
+    """White (grey level above one half) pixels of a PNG, as a boolean image."""
+    try:
+        import matplotlib.image
+    except ImportError as exc:
+        raise ImportError(
+            f"Reading the PNG mask '{path.name}' needs matplotlib: pip install 'sksvdd[plot]'"
+        ) from exc
+    try:
+        image = np.asarray(matplotlib.image.imread(path), dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on a bad file
+        raise ValueError(
+            f"Cannot read the PNG mask '{path.name}': {type(exc).__name__}: {exc}"
+        ) from exc
+    if image.ndim == 3:
+        image = image[..., :3].mean(axis=2)  # grey level; alpha ignored
+    if image.dtype.kind in "iu" or image.max(initial=0) > 1:
+        image = image / 255.0  # 8-bit values (imread gives floats in [0, 1] for PNGs)
+    return image > 0.5
+
+
 def _guarded(path, call, *args):
     """Return ``call(*args)``, any failure raised as a ValueError naming ``path``.
 

@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_images, labels, restore_layout
+from ._validation import check_images, check_reference_masks, labels, restore_layout
 
 
 class ImageDetector(OutlierMixin, BaseEstimator):
@@ -15,7 +15,9 @@ class ImageDetector(OutlierMixin, BaseEstimator):
     bands)``, a batch ``(n_images, rows, cols, bands)`` or a list of images
     of different sizes; it applies the image operation ``spatial`` to each
     image (e.g. :class:`~sksvdd.DualWindowResidual`), flattens the results
-    into one matrix of pixels and fits the pixel-level ``detector`` on it.
+    into one matrix of pixels and fits the pixel-level ``detector`` on it
+    (or on the pixels of a clean reference: ``fit``'s ``normal_mask`` and
+    ``exclude_mask``).
     ``score_samples``, ``decision_function`` and ``predict`` take images in
     the same forms and return one ``(rows, cols)`` map per image, with the
     scikit-learn outlier conventions of the pixel detector: higher scores
@@ -68,6 +70,11 @@ class ImageDetector(OutlierMixin, BaseEstimator):
     on what ``fit`` learned, so tiles read with that halo score exactly as
     the whole image does.
 
+    Learning normal from reference data and inspecting new images: fit on
+    reference images with ``normal_mask`` (pixels known to be normal) or
+    ``exclude_mask`` (known anomalies), then ``predict`` new images at the
+    threshold fitted on the reference pixels.
+
     Examples
     --------
     >>> import numpy as np
@@ -81,6 +88,18 @@ class ImageDetector(OutlierMixin, BaseEstimator):
     ((30, 30), (np.int64(10), np.int64(12)))
     >>> det.predict(cube)[10, 12]
     np.int64(-1)
+
+    A clean reference: leave the known target out of the fit, then inspect
+    a new image at the fitted threshold.
+
+    >>> known = np.zeros((30, 30), dtype=bool)
+    >>> known[10, 12] = True
+    >>> det = ImageDetector(detector=RXDetector()).fit(cube, exclude_mask=known)
+    >>> new = rng.normal(size=(30, 30, 8))
+    >>> new[3, 4] += 6.0
+    >>> scores = det.score_samples(new)
+    >>> np.unravel_index(scores.argmin(), scores.shape), det.predict(new)[3, 4]
+    ((np.int64(3), np.int64(4)), np.int64(-1))
     """
 
     _parameter_constraints: dict = {
@@ -100,7 +119,7 @@ class ImageDetector(OutlierMixin, BaseEstimator):
         return int(self.spatial.halo)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, normal_mask=None, exclude_mask=None):
         """Fit the spatial step and the pixel detector on one or several images.
 
         Parameters
@@ -110,13 +129,30 @@ class ImageDetector(OutlierMixin, BaseEstimator):
             Training image(s), mostly normal; all must have the same bands.
         y : None
             Ignored.
+        normal_mask : array-like of bool or 0/1, or list, default=None
+            Pixels known to be normal, 1 = normal: the pixel detector is
+            fitted on these pixels only (a clean reference). One
+            ``(rows, cols)`` mask for one image; for several, an array
+            ``(n_images, rows, cols)`` or a list with one mask per image
+            (``None`` for all of that image's pixels). The spatial step
+            still sees the whole images, so a reference pixel's features
+            are those it has when its image is scored.
+        exclude_mask : array-like of bool or 0/1, or list, default=None
+            Pixels to leave out of the fit, 1 = excluded (e.g. known
+            anomalies), in the same form as ``normal_mask``. With both, the
+            detector is fitted on the pixels inside ``normal_mask`` and
+            outside ``exclude_mask``.
 
         Returns
         -------
         self : object
             The fitted detector.
         """
-        images, _ = check_images(X, owner=type(self).__name__)
+        images, layout = check_images(X, owner=type(self).__name__)
+        selected = check_reference_masks(
+            images, layout, normal_mask=normal_mask, exclude_mask=exclude_mask,
+            owner=type(self).__name__,
+        )
         spatial = None
         if self.spatial is not None and self.spatial != "passthrough":
             if not hasattr(self.spatial, "halo"):
@@ -127,7 +163,7 @@ class ImageDetector(OutlierMixin, BaseEstimator):
                     "attribute or property."
                 )
             spatial = clone(self.spatial).fit(images)
-        pixels = _pixels(images, spatial)
+        pixels = _pixels(images, spatial, selected)
         if self.detector is None:
             from .._svdd import DeepSVDDDetector
 
@@ -208,9 +244,16 @@ class ImageDetector(OutlierMixin, BaseEstimator):
         return tags
 
 
-def _pixels(images, spatial):
-    """The pixels of ``images`` after ``spatial`` (if any), stacked in row-major order."""
+def _pixels(images, spatial, selected=None):
+    """The pixels of ``images`` after ``spatial`` (if any), stacked in row-major order.
+
+    ``selected``: one boolean ``(rows, cols)`` mask per image, the pixels to
+    keep (after ``spatial``, which sees the whole image); None keeps all.
+    """
     if spatial is not None:
         images = [spatial.transform(image) for image in images]
-    pixels = [image.reshape(-1, image.shape[2]) for image in images]
+    if selected is None:
+        pixels = [image.reshape(-1, image.shape[2]) for image in images]
+    else:
+        pixels = [image[keep] for image, keep in zip(images, selected)]
     return pixels[0] if len(pixels) == 1 else np.concatenate(pixels)

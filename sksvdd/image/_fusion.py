@@ -8,7 +8,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_images, labels, map_layout, restore_layout
+from ._validation import (
+    check_images,
+    check_reference_masks,
+    labels,
+    map_layout,
+    restore_layout,
+)
 
 
 class FusionDetector(OutlierMixin, _BaseComposition):
@@ -113,7 +119,7 @@ class FusionDetector(OutlierMixin, _BaseComposition):
         return max((int(det.halo) for _, det in self.detectors), default=0)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, normal_mask=None, exclude_mask=None):
         """Fit every branch on the image(s), then the standardisation and the threshold.
 
         Parameters
@@ -123,6 +129,14 @@ class FusionDetector(OutlierMixin, _BaseComposition):
             Training image(s), mostly normal.
         y : None
             Ignored.
+        normal_mask : array-like of bool or 0/1, or list, default=None
+            Pixels known to be normal (1 = normal), one ``(rows, cols)``
+            mask per image as in :meth:`ImageDetector.fit`: each branch is
+            fitted on them only, and the standardisation and the threshold
+            come from their scores.
+        exclude_mask : array-like of bool or 0/1, or list, default=None
+            Pixels to leave out of the fit (1 = excluded, e.g. known
+            anomalies), in the same form.
 
         Returns
         -------
@@ -130,10 +144,20 @@ class FusionDetector(OutlierMixin, _BaseComposition):
             The fitted detector.
         """
         self._check_detectors()
-        images, _ = check_images(X, owner=type(self).__name__)
-        fitted = [(name, clone(det).fit(images)) for name, det in self.detectors]
+        images, layout = check_images(X, owner=type(self).__name__)
+        selected = check_reference_masks(
+            images, layout, normal_mask=normal_mask, exclude_mask=exclude_mask,
+            owner=type(self).__name__,
+        )
+        # Branches get the masks only when there are some, so that image detectors
+        # without mask parameters still work as branches.
+        masks = {} if selected is None else {"normal_mask": selected}
+        if selected is None:
+            selected = [np.ones(image.shape[:2], bool) for image in images]
+        fitted = [(name, clone(det).fit(images, **masks)) for name, det in self.detectors]
         anomaly = np.stack([
-            np.concatenate([-det.score_samples(image).ravel() for image in images])
+            np.concatenate([-det.score_samples(image)[keep]
+                            for image, keep in zip(images, selected)])
             for _, det in fitted
         ])
         location = np.median(anomaly, axis=1)

@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils import check_array
 
+from .._utils import check_mask
+
 # How the caller passed its images, so that results come back in the same form.
 _IMAGE, _BATCH, _LIST = "image", "batch", "list"
 
@@ -69,6 +71,75 @@ def check_images(X, *, n_bands=None, owner="estimator", name="X"):
             )
         checked.append(image)
     return checked, layout
+
+
+def check_reference_masks(images, layout, *, normal_mask=None, exclude_mask=None,
+                          owner="estimator"):
+    """The training pixels of each image: inside ``normal_mask`` and outside ``exclude_mask``.
+
+    Parameters
+    ----------
+    images : list of ndarray of shape (rows_i, cols_i, bands)
+        The checked images, from :func:`check_images`.
+    layout : {"image", "batch", "list"}
+        The form the images came in; each mask argument comes in the same
+        form: one ``(rows, cols)`` mask for one image, a batch
+        ``(n_images, rows, cols)`` or a list of masks for a batch, a list
+        of masks (one per image, ``None`` for no mask) for a list.
+    normal_mask, exclude_mask : array-like, list or None
+        Pixels known to be normal (train on these only) and pixels known to
+        be anomalous (never train on these); bool or 0/1, 1 = selected.
+    owner : str
+        The estimator's name, for error messages.
+
+    Returns
+    -------
+    selected : list of ndarray of bool of shape (rows_i, cols_i), or None
+        None when neither mask is given (every pixel trains).
+    """
+    if normal_mask is None and exclude_mask is None:
+        return None
+    normal = _per_image(normal_mask, "normal_mask", "1 = normal", images, layout, owner)
+    exclude = _per_image(exclude_mask, "exclude_mask", "1 = excluded", images, layout, owner)
+    selected = [
+        (np.ones(image.shape[:2], bool) if keep is None else keep)
+        & ~(np.zeros(image.shape[:2], bool) if drop is None else drop)
+        for image, keep, drop in zip(images, normal, exclude)
+    ]
+    if not any(s.any() for s in selected):
+        raise ValueError(
+            f"{owner}: normal_mask and exclude_mask leave no pixel to fit on; "
+            "normal_mask marks the pixels to train on (1 = normal), exclude_mask the "
+            "pixels to leave out (1 = known anomaly)."
+        )
+    return selected
+
+
+def _per_image(masks, name, meaning, images, layout, owner):
+    """One boolean ``(rows, cols)`` mask (or None) per image, checked against its image."""
+    if masks is None:
+        return [None] * len(images)
+    if layout == _IMAGE:
+        masks = [masks]
+    elif not isinstance(masks, (list, tuple)):
+        masks = np.asarray(masks)
+        if masks.ndim != 3:
+            raise ValueError(
+                f"{owner}: {name} must give one (rows, cols) mask per image of X: an "
+                f"array of shape (n_images, rows, cols) or a list; got shape {masks.shape}."
+            )
+        masks = list(masks)
+    if len(masks) != len(images):
+        raise ValueError(
+            f"{owner}: {name} holds {len(masks)} mask(s) for {len(images)} image(s); "
+            "give one per image (None for an image without a mask)."
+        )
+    return [
+        None if mask is None else check_mask(
+            mask, shape=image.shape[:2], meaning=meaning,
+            name=f"{owner}: {name}" if layout == _IMAGE else f"{owner}: {name}[{i}]")
+        for i, (mask, image) in enumerate(zip(masks, images))
+    ]
 
 
 def restore_layout(maps, layout):
