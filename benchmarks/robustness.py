@@ -139,10 +139,12 @@ def _fused(seed, fusion, spectral=None):
 DETECTORS = {
     "sksvdd": lambda seed: make_default_detector(random_state=seed),
     "sksvdd-spectral": lambda seed: make_default_detector(spatial=False, random_state=seed),
+    # The spectral form before the whitening ridge (per-band z-score, trained).
+    "sksvdd-standardize": lambda seed: ImageDetector(detector=DeepSVDDDetector(random_state=seed)),
     "sksvdd-residual": lambda seed: _residual(seed),
     "sksvdd-ringmean": lambda seed: _residual(seed, background="mean"),
     "sksvdd-window-7/3": lambda seed: _residual(seed, outer_window=7, inner_window=3),
-    "sksvdd-fused-max": lambda seed: _fused(seed, "max"),
+    "sksvdd-fused-max": lambda seed: _fused(seed, "max"),  # the default before the ridge
     "sksvdd-fused-rx": lambda seed: _fused(seed, "max", spectral=RXDetector()),
     "sksvdd-fused-mean": lambda seed: _fused(seed, "mean"),
     "RX": lambda seed: ImageDetector(detector=RXDetector()),

@@ -106,8 +106,14 @@ def nested_estimators(estimator):
 
 
 def trained_detector(estimator):
-    """The first fitted detector with a training history (``history_``) inside ``estimator``."""
-    return next((est for est in nested_estimators(estimator) if hasattr(est, "history_")), None)
+    """The first fitted detector with a training history (``history_``) inside ``estimator``.
+
+    A detector that trained (a non-empty history) comes before one fitted
+    with ``max_epochs=0`` (an empty one), such as the default detector's
+    spectral branch; the latter is returned only when no detector trained.
+    """
+    fitted = [est for est in nested_estimators(estimator) if hasattr(est, "history_")]
+    return next((est for est in fitted if len(est.history_)), fitted[0] if fitted else None)
 
 def image_map(estimator, cube, method):
     """``estimator.<method>`` of every pixel of a ``(rows, cols, bands)`` cube, as an image.

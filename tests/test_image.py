@@ -262,15 +262,19 @@ def test_image_detector_takes_pipelines_and_sklearn_detectors(scene):
 def test_default_detector_is_the_fused_spectral_and_residual_branches(scene):
     cube = scene.cube
     det = make_default_detector(random_state=0, **FAST).fit(cube)
+    spectral_detector = DeepSVDDDetector(
+        encoder="whiten", whiten_reg=1e-3, random_state=0, **{**FAST, "max_epochs": 0})
     reference = FusionDetector([
-        ("spectral", ImageDetector(
-            detector=DeepSVDDDetector(encoder="whiten", random_state=0, **FAST))),
+        ("spectral", ImageDetector(detector=spectral_detector)),
         ("residual", ImageDetector(spatial=DualWindowResidual(),
                                    detector=DeepSVDDDetector(random_state=0, **FAST))),
-    ]).fit(cube)
+    ], fusion="mean").fit(cube)
     np.testing.assert_array_equal(det.score_samples(cube), reference.score_samples(cube))
     spectral = make_default_detector(spatial=False, random_state=0, **FAST)
     assert isinstance(spectral, ImageDetector) and spectral.spatial is None
+    assert spectral.detector.get_params() == clone(spectral_detector).get_params()
+    alone = clone(spectral).fit(cube).score_samples(cube)
+    np.testing.assert_array_equal(alone, det.detectors_[0][1].score_samples(cube))
 
 
 def test_image_detector_params_clone_and_not_fitted():

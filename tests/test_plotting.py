@@ -248,12 +248,13 @@ def test_false_color_rgb_validation(cube, kwargs, match):
 
 
 def test_training_history_from_image_detector(deep_pipeline):
-    # A detector with several branches plots its first trained Deep SVDD; a branch
-    # passed on its own plots that branch's.
+    # A detector with several branches plots its first trained Deep SVDD (the default's
+    # spectral branch is phase 1 only: an empty history); a branch passed on its own
+    # plots that branch's.
+    assert deep_pipeline.detectors_[0][1].detector_.history_ == []
     first = TrainingHistoryDisplay.from_estimator(deep_pipeline)
-    spectral = deep_pipeline.detectors_[0][1].detector_.history_
-    assert first.history == spectral
     residual = deep_pipeline.detectors_[1][1]
+    assert first.history == residual.detector_.history_
     history = residual.detector_.history_
     disp = TrainingHistoryDisplay.from_estimator(residual)
     assert len(disp.axes_) == 3
