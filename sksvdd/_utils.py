@@ -151,3 +151,27 @@ def check_mask(mask, *, shape=None, name="mask"):
             f"{unique[:10].tolist()}.{hint}"
         )
     return mask.astype(bool)
+
+
+def validate_pixels(estimator, X, **kwargs):
+    """``validate_data(estimator, X, **kwargs)`` for a pixel-level estimator.
+
+    An image cube ``(rows, cols, bands)`` is the most common wrong input of a
+    pixel-level estimator; scikit-learn's "Found array with dim 3" does not
+    say what to do, so it is refused here with the two ways forward.
+    """
+    from sklearn.utils.validation import validate_data
+
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 3:
+        name = type(estimator).__name__
+        # A detector goes inside ImageDetector itself; a transformer in a pipeline there.
+        inner = f"{name}()" if hasattr(estimator, "score_samples") else (
+            f"make_pipeline({name}(), <detector>)")
+        raise ValueError(
+            f"{name} works on pixels, a 2-D array (n_pixels, n_bands), but X is a 3-D "
+            f"array of shape {tuple(shape)}, an image cube. Flatten it with "
+            "sksvdd.datasets.cube_to_pixels(cube), or work on whole images with "
+            f"sksvdd.ImageDetector(detector={inner}) or sksvdd.make_default_detector()."
+        )
+    return validate_data(estimator, X, **kwargs)

@@ -9,11 +9,11 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler
 
 from .._base import OffsetOutlierMixin, offset_from_scores
-from .._utils import resolve_device
+from .._utils import resolve_device, validate_pixels
 from ._history import history_from_net, net_history
 from ._hypersphere import initial_center, radius2_from_quantile, squared_distance
 from ._network import make_module
@@ -415,13 +415,13 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             n = len(pixels)
             # The same draw as for an array below, read in increasing order.
             sample = rng.choice(n, size=min(self.sample_n, n), replace=False)
-            X_sample = validate_data(
+            X_sample = validate_pixels(
                 self, pixels.take(np.sort(sample)), dtype=[np.float32, np.float64],
                 reset=not warm,
             )
             _check_float32_range(X_sample)
         else:
-            X = validate_data(self, X, dtype=[np.float32, np.float64], reset=not warm)
+            X = validate_pixels(self, X, dtype=[np.float32, np.float64], reset=not warm)
             _check_float32_range(X)
             # Drawn first, so that the sample is documented as this exact call.
             sample = rng.choice(X.shape[0], size=min(self.sample_n, X.shape[0]), replace=False)
@@ -685,7 +685,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             ``-scores``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validate_pixels(self, X, reset=False, dtype=[np.float32, np.float64])
         _check_float32_range(X)
         return score_pixels(self.net_.module_, X)
 

@@ -1,8 +1,17 @@
 """Hyperspectral scenes: file loading, cube helpers and a built-in scene."""
 
-from ._cube import cube_to_pixels, pixels_to_image
-from ._io import load_scene
-from ._synthetic import load_endmembers, make_hyperspectral_scene
+# Lazy attributes (PEP 562, lazy_loader): `sksvdd info` imports the readers
+# only, not scikit-learn and SciPy's ndimage, which the synthetic scene needs.
+import lazy_loader as _lazy
+
+__getattr__, __dir__, _ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "_cube": ["cube_to_pixels", "pixels_to_image"],
+        "_io": ["load_scene"],
+        "_synthetic": ["load_endmembers", "make_hyperspectral_scene"],
+    },
+)
 
 __all__ = [
     "cube_to_pixels",

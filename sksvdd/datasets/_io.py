@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import Bunch
 
 from ._readers import DEFAULT_MAX_BYTES, check_sizes, list_mat, list_npy, list_npz
 
@@ -126,6 +125,19 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None,
            [False,  True, False]])
     >>> scene.wavelengths
     array([500., 600., 700., 800.])
+    """
+    from sklearn.utils import Bunch
+
+    return Bunch(**_read_scene(path, data_key=data_key, mask_key=mask_key,
+                               wavelengths_key=wavelengths_key, max_bytes=max_bytes))
+
+
+def _read_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None,
+                max_bytes=DEFAULT_MAX_BYTES):
+    """:func:`load_scene`'s fields as a plain dict, without importing scikit-learn.
+
+    ``sksvdd info`` reads scenes through this, so that it answers without the
+    second that importing scikit-learn takes.
     """
     path = Path(path)
     if not path.exists():
@@ -256,7 +268,7 @@ def _scene_from_variables(path, variables, read, *, data_key, mask_key, waveleng
 
 
 def _make_scene(name, cube, mask, wavelengths, where):
-    """Validate the parts of a scene and assemble the Bunch."""
+    """Validate the parts of a scene and assemble its fields."""
     cube = np.asarray(cube)
     if cube.ndim != 3 or not _is_numeric(cube):
         raise ValueError(
@@ -286,7 +298,7 @@ def _make_scene(name, cube, mask, wavelengths, where):
             )
         if not np.all(np.isfinite(wavelengths)):
             raise ValueError(f"The wavelengths in {where} contain NaN or infinite values.")
-    return Bunch(cube=cube, mask=mask, wavelengths=wavelengths, name=name)
+    return dict(cube=cube, mask=mask, wavelengths=wavelengths, name=name)
 
 
 def _is_numeric(value):
