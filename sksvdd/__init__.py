@@ -46,7 +46,7 @@ from ._version import __version__
 # none of them. EAGER_IMPORT=1 in the environment imports everything at once.
 import lazy_loader as _lazy  # noqa: E402 - after _startup, on purpose
 
-__getattr__, __dir__, _ = _lazy.attach(
+__getattr__, _lazy_dir, _ = _lazy.attach(
     __name__,
     submodules=["cli", "datasets", "image", "metrics", "monitoring", "parallel", "plotting"],
     submod_attrs={
@@ -58,6 +58,12 @@ __getattr__, __dir__, _ = _lazy.attach(
         "image": ["DualWindowResidual", "FusionDetector", "ImageDetector"],
     },
 )
+
+
+def __dir__():
+    # The module's own names (as a plain dir() shows them) and the lazy ones.
+    return sorted(set(globals()) | set(_lazy_dir()))
+
 
 __all__ = [
     "BandpassByWavelength",
