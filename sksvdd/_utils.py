@@ -3,7 +3,9 @@
 Light to import: torch is imported only by the helper that needs it.
 """
 
+import threading
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -175,3 +177,40 @@ def validate_pixels(estimator, X, **kwargs):
             f"sksvdd.ImageDetector(detector={inner}) or sksvdd.make_default_detector()."
         )
     return validate_data(estimator, X, **kwargs)
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = None
+
+
+@contextmanager
+def torch_threads(n_jobs):
+    """Run the block with torch's intra-op CPU threads set from ``n_jobs``; restore them after.
+
+    ``n_jobs`` follows scikit-learn's convention (:func:`joblib.effective_n_jobs`):
+    ``None`` means 1 unless in a :obj:`joblib.parallel_config` context, ``-1``
+    all processors. Nothing changes for ``n_jobs`` equal to torch's current
+    count. Concurrent blocks (threads scoring one model) share the setting:
+    the first to enter records torch's count and each thread leaving restores
+    that, so the count after the last block is the one before the first.
+    """
+    import torch
+    from joblib import effective_n_jobs
+
+    global _threads_users, _threads_before
+    wanted = effective_n_jobs(n_jobs)
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+        _threads_users += 1
+        before = _threads_before
+    try:
+        if wanted != torch.get_num_threads():
+            torch.set_num_threads(wanted)
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
