@@ -32,7 +32,6 @@ Usage (from the repository root; a few minutes on 2 cores)::
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -48,6 +47,8 @@ import torch
 
 from sksvdd import DeepSVDDDetector, make_default_detector
 from sksvdd.datasets import cube_to_pixels, make_hyperspectral_scene
+
+from _output import finish  # benchmarks/ is sys.path[0] when run as a script
 
 DEFAULT_THREADS = torch.get_num_threads()
 
@@ -119,9 +120,11 @@ def run(args):
 
 def markdown(rows, meta):
     lines = [
-        f"### Fit time against torch threads ({meta['scene']}; {meta['cpu_count']} cores, "
-        f"torch {meta['torch']} default {meta['default_threads']} threads; median of "
-        f"{meta['repeats']}; busy = extra processes spinning on the CPU)",
+        f"### Fit and score time against torch threads ({meta['scene']}; "
+        f"{meta['cpu_count']} cores, load average {meta['load_before'][0]:.1f} before and "
+        f"{meta['load_after'][0]:.1f} after the run from other jobs; torch {meta['torch']}, "
+        f"default {meta['default_threads']} threads; median of {meta['repeats']}; busy = "
+        "extra processes spinning on the CPU)",
         "",
         "| busy | task | threads | seconds | / 1 thread |",
         "|---:|---|---|---:|---:|",
@@ -147,13 +150,7 @@ def main():
             "load_before": os.getloadavg(), "numpy": np.__version__}
     rows = run(args)
     meta["load_after"] = os.getloadavg()
-    text = markdown(rows, meta)
-    print()
-    print(text)
-    if args.json:
-        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    if args.markdown:
-        args.markdown.write_text(text)
+    finish(args, meta, rows, markdown(rows, meta))
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return _exit_status(exc)
-    except KeyboardInterrupt:  # e.g. while importing the detector for --param
+    except KeyboardInterrupt:  # e.g. while `fit --help` imports the detector
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     try:
