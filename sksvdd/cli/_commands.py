@@ -6,7 +6,6 @@ reported as one line on stderr with exit status 1, and ``parser.error``
 (``args.parser``) as a usage error with status 2.
 """
 
-import argparse
 import contextlib
 import difflib
 import importlib.util
@@ -16,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -236,9 +236,8 @@ def _cmd_info(args):
     """Describe a scene file (without importing scikit-learn: see _read_scene)."""
     from ..datasets._io import _read_scene
 
-    scene = _read_scene(args.scene)
-    rows, cols, bands = scene["cube"].shape
-    scene = argparse.Namespace(**scene)
+    scene = SimpleNamespace(**_read_scene(args.scene))  # the fields of load_scene's Bunch
+    rows, cols, bands = scene.cube.shape
     if scene.wavelengths is None:
         wavelengths = "unknown"
     else:
