@@ -4,7 +4,8 @@ import json
 
 
 def finish(args, meta, rows, text):
-    """Print ``text``; write ``{"meta": meta, "rows": rows}`` to ``--json``, ``text`` to ``--markdown``."""
+    """Print ``text``; write ``{"meta": meta, "rows": rows}`` to ``--json``, ``text`` to
+    ``--markdown``."""
     print(text)
     if args.json:
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")

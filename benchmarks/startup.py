@@ -1,4 +1,4 @@
-"""Start-up time of the ``sksvdd`` command and of ``import sksvdd``, as ratios to ``python -c pass``.
+"""Start-up time of ``sksvdd`` and of ``import sksvdd``, as ratios to ``python -c pass``.
 
 Each case runs in a fresh interpreter (``sys.executable``), ``--repeats``
 times, interleaved (pass, import, --help, info, pass, ...) so that load from
