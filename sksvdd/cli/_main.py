@@ -1,6 +1,7 @@
 """Argument parsing and dispatch of the ``sksvdd`` command (documented in the package)."""
 
 import argparse
+import importlib
 import importlib.util  # noqa: F401 - the tests patch importlib.util.find_spec via cli
 import sys
 import traceback
@@ -16,6 +17,7 @@ from ._commands import (  # noqa: F401 - _HEATMAP_* and _parse_value: used by th
     _cmd_fit,
     _cmd_info,
     _cmd_score,
+    _has_matplotlib,
     _one_line,
     _parse_value,
     param_names,
@@ -68,15 +70,17 @@ def main(argv=None):
     NaN / inf:    none
     0
     """
-    _startup.end()  # from here on, Ctrl-C raises KeyboardInterrupt
     try:
         parser = _build_parser()
         args = parser.parse_args(argv)
+        _preload(args)
     except SystemExit as exc:  # --help, --version and usage errors
         return _exit_status(exc)
     except KeyboardInterrupt:  # e.g. while `fit --help` imports the detector
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _startup.end()  # from here on, Ctrl-C raises KeyboardInterrupt
     try:
         with terminate_as_interrupt():
             args.handler(args)
@@ -94,6 +98,30 @@ def main(argv=None):
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _preload(args):
+    """Import what the command will need while _startup's quiet handlers still run.
+
+    ``import sksvdd`` is light (lazy names), so torch, skorch, scikit-learn
+    and matplotlib are imported by the commands. Imported here, before
+    :func:`_startup.end`, a Ctrl-C during those seconds ends the command
+    with one line and status 130, as during ``import sksvdd`` itself. Left to
+    the commands, a KeyboardInterrupt raised inside an import (in the
+    ``exec`` of a dataclass, for one) can make CPython exit by SIGINT (status
+    -2) even though :func:`main` catches it. ``info`` needs none of them.
+    """
+    if args.command == "info":
+        return
+    names = ["sksvdd._defaults", "sksvdd._persistence", "sksvdd._rx", "sksvdd.metrics"]
+    if (args.command == "demo" or getattr(args, "png", None)
+            or getattr(args, "mask_out", None)) and _has_matplotlib():
+        names += ["matplotlib.figure", "matplotlib.image", "sksvdd.plotting"]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # the command reports a missing dependency itself
+            pass
 
 
 # --------------------------------------------------------------------------- #
