@@ -193,7 +193,9 @@ def main():
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
     parser.add_argument("--json", type=Path, help="write all per-scene metrics as JSON")
     parser.add_argument("--markdown", type=Path, help="write the AUROC / AP tables as Markdown")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch.set_num_threads and, through joblib.parallel_config, the "
+                             "detectors' n_jobs (default 2)")
     parser.add_argument("--from-json", type=Path,
                         help="render the tables of an earlier run's --json file instead of running")
     args = parser.parse_args()
@@ -204,7 +206,10 @@ def main():
         if "PyOD-DeepSVDD" in args.detectors and not _has_pyod():
             print("note: pyod is not installed (pip install pyod); skipping PyOD-DeepSVDD")
             args.detectors.remove("PyOD-DeepSVDD")
-        results = run(args.detectors)
+        import joblib
+
+        with joblib.parallel_config(n_jobs=args.threads):  # n_jobs=None follows it
+            results = run(args.detectors)
     parts = []
     for metric, title in [("roc_auc", "Pixel ROC AUC"), ("average_precision", "Average precision"),
                           ("iou", "IoU at the fitted threshold"),

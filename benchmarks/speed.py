@@ -68,6 +68,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import joblib
 import numpy as np
 import torch
 
@@ -367,7 +368,7 @@ def memory_child(variant, threads):
     for r in range(0, 1000, 100):  # in slabs: no full-size temporary
         cube[r:r + 100] = rng.standard_normal((100, 1000, BANDS), dtype=np.float32)
     X = cube.reshape(-1, BANDS)  # a view
-    det = fitted_detector(X[:10000])
+    det = fitted_detector(X[:10000], n_jobs=threads)
     det.score_samples(X[:10000])
     gc.collect()
     rss_before = psutil.Process().memory_info().rss
@@ -595,7 +596,9 @@ def main():
     for section in (s for s in SECTIONS if s in args.only):
         start = time.perf_counter()
         print(f"[{section}] ...", flush=True)
-        results[section], text = BENCHES[section](args)
+        # The detectors' n_jobs=None follows joblib's parallel_config: --threads for them too.
+        with joblib.parallel_config(n_jobs=args.threads):
+            results[section], text = BENCHES[section](args)
         results[section]["section_seconds"] = time.perf_counter() - start
         parts.append(text)
         print("\n" + text + "\n", flush=True)

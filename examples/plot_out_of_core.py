@@ -8,7 +8,7 @@ spatial blocks and returns a lazy Dask array: the cube can be a NumPy array, a
 ``np.memmap``, an HDF5 dataset, a zarr array or a Dask array, and memory is
 bounded by the block size. An image detector with spatial context is handled
 block by block, each block read with a halo of its neighbours, so the result
-equals scoring the whole cube in memory. Needs Dask (``pip install "sksvdd[dask]"``); see
+equals scoring the whole cube in memory. Needs Dask (``pip install ".[dask]"`` from a clone); see
 :doc:`/scaling` for clusters and measured throughput.
 
 Here a memory-mapped cube stands in for a flight line on disk: the built-in
@@ -29,7 +29,7 @@ from sksvdd.datasets import make_hyperspectral_scene
 HAVE_DASK = importlib.util.find_spec("dask") is not None
 if not HAVE_DASK:
     print("Skipping the out-of-core part of this example: it needs Dask, "
-          'pip install "sksvdd[dask]".')
+          'pip install ".[dask]" (from a clone of sksvdd).')
 
 # %%
 # A cube on disk

@@ -35,15 +35,35 @@ score_cube / predict_cube for cubes larger than memory, fit_out_of_core;
 extra ``[dask]``).
 """
 
-# First, before the slow imports: quiet Ctrl-C while the sksvdd command starts.
-from . import _startup  # noqa: F401 - imported for its effect, see its docstring
-from ._defaults import make_default_detector, make_reference_pipeline
-from ._persistence import load, save
-from ._preprocessing import BandpassByWavelength, PerPixelUnitNorm
-from ._rx import RXDetector
-from ._svdd import DeepSVDDDetector, TrainingDivergedWarning
+# First: quiet Ctrl-C while the sksvdd command starts (see its docstring).
+from . import _startup  # noqa: F401 - imported for its effect
 from ._version import __version__
-from .image import DualWindowResidual, FusionDetector, ImageDetector
+
+# The public names are PEP 562 lazy attributes (lazy_loader, as in
+# scikit-image): `import sksvdd` stays fast, and torch, skorch, scikit-learn,
+# Dask and matplotlib are imported only with the first name that needs them.
+# The command line relies on this: `sksvdd --help` and `sksvdd info` import
+# none of them. EAGER_IMPORT=1 in the environment imports everything at once.
+import lazy_loader as _lazy  # noqa: E402 - after _startup, on purpose
+
+__getattr__, _lazy_dir, _ = _lazy.attach(
+    __name__,
+    submodules=["cli", "datasets", "image", "metrics", "monitoring", "parallel", "plotting"],
+    submod_attrs={
+        "_defaults": ["make_default_detector", "make_reference_pipeline"],
+        "_persistence": ["load", "save"],
+        "_preprocessing": ["BandpassByWavelength", "PerPixelUnitNorm"],
+        "_rx": ["RXDetector"],
+        "_svdd": ["DeepSVDDDetector", "TrainingDivergedWarning"],
+        "image": ["DualWindowResidual", "FusionDetector", "ImageDetector"],
+    },
+)
+
+
+def __dir__():
+    # The module's own names (as a plain dir() shows them) and the lazy ones.
+    return sorted(set(globals()) | set(_lazy_dir()))
+
 
 __all__ = [
     "BandpassByWavelength",

@@ -6,7 +6,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
+
+from ._utils import validate_pixels
 
 
 class BandpassByWavelength(SelectorMixin, BaseEstimator):
@@ -100,7 +102,7 @@ class BandpassByWavelength(SelectorMixin, BaseEstimator):
                 "the band-pass interval is empty."
             )
         wavelengths = self._resolve_wavelengths(X)
-        validate_data(self, X, reset=True)
+        validate_pixels(self, X, reset=True)
         if wavelengths is None:
             self.wavelengths_ = None
             self.support_ = np.ones(self.n_features_in_, dtype=bool)
@@ -240,7 +242,7 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
         self : object
             The fitted transformer.
         """
-        validate_data(self, X, dtype=[np.float64, np.float32])
+        validate_pixels(self, X, dtype=[np.float64, np.float32])
         return self
 
     def transform(self, X):
@@ -257,7 +259,7 @@ class PerPixelUnitNorm(TransformerMixin, BaseEstimator):
             Normalised pixels, same floating dtype as the input (float32
             stays float32; other dtypes become float64).
         """
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], copy=True)
+        X = validate_pixels(self, X, reset=False, dtype=[np.float64, np.float32], copy=True)
         exponent = _scale_rows_to_unit_peak(X)
         if self.center:
             X -= X.mean(axis=1, keepdims=True)

@@ -6,9 +6,10 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import OffsetOutlierMixin, offset_from_scores
+from ._utils import validate_pixels
 
 # Pixels scored at a time: bounds the (chunk, n_features) temporaries.
 _CHUNK = 65536
@@ -93,7 +94,7 @@ class RXDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validate_pixels(self, X, dtype=[np.float64, np.float32])
         X = X.astype(np.float64, copy=False)
         self.location_ = X.mean(axis=0)
         centered = X - self.location_
@@ -132,5 +133,5 @@ class RXDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             ``-(x - mu)^T Sigma^{-1} (x - mu)``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_pixels(self, X, reset=False, dtype=[np.float64, np.float32])
         return self._score_samples(X)

@@ -3,7 +3,9 @@
 Light to import: torch is imported only by the helper that needs it.
 """
 
+import threading
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -157,3 +159,64 @@ def check_mask(mask, *, shape=None, name="mask", meaning="1 = anomaly"):
             f"{unique[:10].tolist()}.{hint}"
         )
     return mask.astype(bool)
+
+
+def validate_pixels(estimator, X, **kwargs):
+    """``validate_data(estimator, X, **kwargs)`` for a pixel-level estimator.
+
+    An image cube ``(rows, cols, bands)`` is the most common wrong input of a
+    pixel-level estimator; scikit-learn's "Found array with dim 3" does not
+    say what to do, so it is refused here with the two ways forward.
+    """
+    from sklearn.utils.validation import validate_data
+
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 3:
+        name = type(estimator).__name__
+        # A detector goes inside ImageDetector itself; a transformer in a pipeline there.
+        inner = f"{name}()" if hasattr(estimator, "score_samples") else (
+            f"make_pipeline({name}(), <detector>)")
+        raise ValueError(
+            f"{name} works on pixels, a 2-D array (n_pixels, n_bands), but X is a 3-D "
+            f"array of shape {tuple(shape)}, an image cube. Flatten it with "
+            "sksvdd.datasets.cube_to_pixels(cube), or work on whole images with "
+            f"sksvdd.ImageDetector(detector={inner}) or sksvdd.make_default_detector()."
+        )
+    return validate_data(estimator, X, **kwargs)
+
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = None
+
+
+@contextmanager
+def torch_threads(n_jobs):
+    """Run the block with torch's intra-op CPU threads set from ``n_jobs``; restore them after.
+
+    ``n_jobs`` follows scikit-learn's convention (:func:`joblib.effective_n_jobs`):
+    ``None`` means 1 unless in a :obj:`joblib.parallel_config` context, ``-1``
+    all processors. Nothing changes for ``n_jobs`` equal to torch's current
+    count. Concurrent blocks (threads scoring one model) share the setting:
+    the first to enter records torch's count and each thread leaving restores
+    that, so the count after the last block is the one before the first.
+    """
+    import torch
+    from joblib import effective_n_jobs
+
+    global _threads_users, _threads_before
+    wanted = effective_n_jobs(n_jobs)
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+        _threads_users += 1
+        before = _threads_before
+    try:
+        if wanted != torch.get_num_threads():
+            torch.set_num_threads(wanted)
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)

@@ -110,9 +110,12 @@ def test_real_scene_score_matches_in_process_model(real_model, tmp_path):
     np.testing.assert_allclose(scores, anomaly_scores(real_model, scene), rtol=1e-6)
     assert read_png(tmp_path / "map.png").shape[:2] == HEATMAP_SHAPE
     mask = read_png(tmp_path / "mask.png")
-    assert mask.shape[:2] == scene.cube.shape[:2]
+    (rows, cols), block = scene.cube.shape[:2], mask.shape[0] // scene.cube.shape[0]
+    assert mask.shape[:2] == (rows * block, cols * block) and min(mask.shape[:2]) >= 400
     predicted = (sksvdd_load(real_model).predict(scene.cube) == -1).ravel()
-    np.testing.assert_array_equal(mask[:, :, 0].ravel() > 0.5, predicted)
+    np.testing.assert_array_equal(mask[::block, ::block, 0].ravel() > 0.5, predicted)
+    np.testing.assert_array_equal(mask[block - 1::block, block - 1::block, 0].ravel() > 0.5,
+                                  predicted)
     assert not list(tmp_path.glob(".*tmp*"))
 
 
@@ -255,7 +258,7 @@ def test_failed_model_write_keeps_previous_file(builtin_npz, tmp_path, monkeypat
     monkeypatch.setattr(safetensors.torch, "save", broken_save)
     assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
                  "--out", str(model_path)]) == 1
-    assert "disk full" in capsys.readouterr().err
+    assert "sksvdd: error: Disk full" in capsys.readouterr().err
     assert model_path.read_bytes() == b"previous model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.sksvdd"]
 
@@ -290,6 +293,15 @@ def test_progress_without_tqdm_prints_epochs(builtin_npz, tmp_path, monkeypatch,
     (["fit", "scene.mat", "--out", "m.sksvdd", "--bandpass", "x", "400"], "wavelength"),
     (["demo", "--size", "3"], "at least 10"),
     (["score", "model.sksvdd"], "required"),
+    (["score", "model.sksvdd", "scene.mat"], "Nothing to write: give --out"),
+    (["score", "model.sksvdd", "scene.mat", "--out", "scores.png"],
+     "give a name ending in .npy. For a heat map image use --png"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--param", "alpha=0.1"],
+     "Did you mean 'center_ema' (the reference tutorial's alpha)?"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--param", "quantile=0.995"],
+     "Did you mean 'contamination' (contamination = 1 - quantile"),
+    (["fit", "scene.mat", "--out", "m.sksvdd", "--param", "seed=3"],
+     "Use --random-state instead."),
 ])
 def test_usage_errors_exit_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -369,7 +381,7 @@ def test_non_model_file_exits_1(builtin_npz, tmp_path, capsys):
     other.write_text("not a model")
     assert main(["evaluate", str(other), str(builtin_npz), "--allow-pickle"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("sksvdd: error: cannot read the model file") and err.count("\n") == 1
+    assert err.startswith("sksvdd: error: Cannot read the model file") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("text, value", [
@@ -538,3 +550,138 @@ def test_fit_scenes_must_share_bands(tmp_path, capsys, monkeypatch):
     assert main(["fit", "a.npz", "b.npz", "-q", "--out", "model.sksvdd"]) == 1
     err = capsys.readouterr().err
     assert "'b.npz' has 12 bands but 'a.npz' has" in err and "same sensor" in err
+
+
+# --------------------------------------------------------------------------- #
+# A newcomer's first hour (issue 16)
+# --------------------------------------------------------------------------- #
+
+
+def test_top_level_help_lists_every_exit_status(capsys):
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for status in ("0 success", "1 failure", "2 usage error", "130 interrupted",
+                   "143 terminated"):
+        assert status in text
+
+
+@pytest.fixture()
+def cube_with_non_finite(tmp_path):
+    """A 12 x 10 scene, 6 bands: NaN in 3 pixels of band 2, inf in 1 pixel of band 5."""
+    cube = np.random.default_rng(0).normal(size=(12, 10, 6)).astype(np.float32)
+    cube[0, 0, 2] = cube[3, 4, 2] = cube[7, 9, 2] = np.nan
+    cube[3, 4, 5] = np.inf  # a pixel already holding a NaN
+    path = tmp_path / "holes.npz"
+    np.savez(path, data=cube, map=np.eye(12, 10))
+    return path
+
+
+def test_non_finite_values_fail_fit_in_one_line_and_info_counts_them(cube_with_non_finite):
+    folder = cube_with_non_finite.parent
+    result = run_cli("fit", cube_with_non_finite, "--out", "m.sksvdd", cwd=folder)
+    assert result.returncode == 1
+    err = result.stderr
+    assert err.startswith("sksvdd: error: In ") and err.count("\n") == 1
+    assert "3 of 120 pixels hold NaN or inf (3 NaN and 1 inf values) in 2 of 6 bands" in err
+    assert "band indices from 0: 2, 5" in err
+    assert "Mask those pixels, interpolate them, or drop those bands" in err
+    assert "HistGradientBoosting" not in result.stderr
+    assert not (folder / "m.sksvdd").exists()
+
+    result = run_cli("info", cube_with_non_finite, cwd=folder)
+    assert result.returncode == 0, result.stderr
+    assert ("NaN / inf:    3 of 120 pixels hold NaN or inf (3 NaN and 1 inf values) in 2 of "
+            "6 bands") in result.stdout
+
+
+def test_fit_default_random_state_is_0_like_demo(builtin_npz, tmp_path):
+    def scores(*seed):
+        path = tmp_path / f"m{''.join(seed)}.sksvdd"
+        assert main(["fit", str(builtin_npz), "--param", "max_epochs=1", "-q", *seed,
+                     "--out", str(path)]) == 0
+        return anomaly_scores(path, load_scene(builtin_npz))
+
+    default = scores()
+    np.testing.assert_array_equal(default, scores("--random-state", "0"))
+    assert not np.array_equal(default, scores("--random-state", "1"))
+
+
+def test_score_png_only_and_viewable_mask(builtin_npz, tmp_path, capsys):
+    model_path = tmp_path / "model.sksvdd"
+    assert main(["fit", str(builtin_npz), "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 0
+    assert main(["score", str(model_path), str(builtin_npz), "--png", str(tmp_path / "map.png"),
+                 "--mask-out", str(tmp_path / "mask.png")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.png", "mask.png", "model.sksvdd"]
+    assert read_png(tmp_path / "map.png").shape[:2] == HEATMAP_SHAPE
+    mask = read_png(tmp_path / "mask.png")[:, :, 0] > 0.5
+    assert mask.shape == (408, 408)  # 24 x 24 pixels, each a 17 x 17 block (>= 400)
+    scene = load_scene(builtin_npz)
+    predicted = sksvdd_load(model_path).predict(scene.cube) == -1
+    assert predicted.any()
+    np.testing.assert_array_equal(mask, np.kron(predicted, np.ones((17, 17), dtype=bool)))
+    assert "each pixel is a 17 x 17 block" in capsys.readouterr().out
+
+
+def test_evaluate_names_the_model_sksvdd_and_prints_global_rx(builtin_npz, tmp_path, capsys):
+    from sksvdd import RXDetector
+
+    model_path = tmp_path / "model.sksvdd"
+    assert main(["fit", str(builtin_npz), "--no-spatial", "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model_path), str(builtin_npz)]) == 0
+    table = parse_table(capsys.readouterr().out)
+    assert set(table) == {"sksvdd", "RXDetector"}
+    scene = load_scene(builtin_npz)
+    X = cube_to_pixels(scene.cube)
+    rx_scores = -RXDetector().fit(X).score_samples(X)
+    expected = roc_auc_score(scene.mask.ravel(), rx_scores)
+    assert table["RXDetector"]["AUROC"] == pytest.approx(expected, abs=5e-5)
+    model_auroc = roc_auc_score(scene.mask.ravel(), anomaly_scores(model_path, scene).ravel())
+    assert table["sksvdd"]["AUROC"] == pytest.approx(model_auroc, abs=5e-5)
+
+
+def test_error_messages_start_with_a_capital(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "scene.npz", data=np.ones((4, 4, 3)))
+    for argv in (["score", "missing.sksvdd", "scene.npz", "--out", "s.npy"],
+                 ["info", "missing.mat"],
+                 ["evaluate", "missing.sksvdd", "scene.npz"]):
+        assert main(argv) == 1
+        message = capsys.readouterr().err.removeprefix("sksvdd: error: ")
+        assert message[0].isupper() or message[0] in "'-", message
+
+
+def test_non_finite_values_in_any_scene_fail_fit_in_one_line(cube_with_non_finite):
+    folder = cube_with_non_finite.parent
+    cube = np.random.default_rng(1).normal(size=(12, 10, 6)).astype(np.float32)
+    np.savez(folder / "clean.npz", data=cube)
+    result = run_cli("fit", "clean.npz", cube_with_non_finite.name, "--out", "m.sksvdd",
+                     cwd=folder)
+    assert result.returncode == 1
+    err = result.stderr
+    assert err.startswith("sksvdd: error: In 'holes.npz', 3 of 120 pixels") and err.count("\n") == 1
+    assert not (folder / "m.sksvdd").exists()
+
+
+def test_fit_reads_back_the_enlarged_mask_that_score_writes(builtin_npz, tmp_path, capsys):
+    model_path = tmp_path / "model.sksvdd"
+    assert main(["fit", str(builtin_npz), "--no-spatial", "--param", "max_epochs=0", "-q",
+                 "--out", str(model_path)]) == 0
+    assert main(["score", str(model_path), str(builtin_npz),
+                 "--mask-out", str(tmp_path / "flagged.png")]) == 0
+    scene = load_scene(builtin_npz)
+    flagged = sksvdd_load(model_path).predict(scene.cube) == -1
+    assert flagged.any()
+    capsys.readouterr()
+    assert main(["fit", str(builtin_npz), "--no-spatial", "--param", "max_epochs=0", "-q",
+                 "--exclude-mask", str(tmp_path / "flagged.png"),
+                 "--out", str(tmp_path / "refit.sksvdd")]) == 0
+    assert f"of {flagged.size - flagged.sum()} training pixels" in capsys.readouterr().out
+    from sksvdd import make_default_detector
+
+    expected = make_default_detector(spatial=False, random_state=0, max_epochs=0).fit(
+        scene.cube, exclude_mask=flagged)
+    np.testing.assert_allclose(sksvdd_load(tmp_path / "refit.sksvdd").score_samples(scene.cube),
+                               expected.score_samples(scene.cube), rtol=1e-5, atol=1e-6)

@@ -484,6 +484,20 @@ def test_load_mask_reads_npy_mat_npz_and_png(tmp_path):
         np.testing.assert_array_equal(loaded, expected, err_msg=name)
 
 
+def test_load_mask_reads_an_enlarged_png_back_at_its_shape(tmp_path):
+    import matplotlib.image
+
+    mask = np.random.RandomState(1).rand(5, 6) < 0.4
+    big = np.repeat(np.repeat(mask, 3, axis=0), 3, axis=1)  # each pixel a 3 x 3 block
+    matplotlib.image.imsave(tmp_path / "big.png", big.astype(float), cmap="gray")
+    np.testing.assert_array_equal(load_mask(tmp_path / "big.png", shape=(5, 6)), mask)
+    assert load_mask(tmp_path / "big.png").shape == (15, 18)  # without shape: as stored
+    big[0, 1] = not big[0, 0]  # a block that is not uniform: not an enlarged mask
+    matplotlib.image.imsave(tmp_path / "odd.png", big.astype(float), cmap="gray")
+    with pytest.raises(ValueError, match=r"must be \(5, 6\)"):
+        load_mask(tmp_path / "odd.png", shape=(5, 6))
+
+
 @pytest.mark.parametrize("make, kwargs, match", [
     (lambda p: np.save(p / "x.npy", np.ones((3, 3, 2))), {}, r"2-D numeric array .* \(3, 3, 2\)"),
     (lambda p: np.save(p / "x.npy", np.array([[0.0, np.nan]])), {}, "NaN"),

@@ -657,3 +657,93 @@ def test_whiten_passes_the_estimator_checks(estimator, check, monkeypatch):
     # As in test_common.py: check_array_api_input needs the flag to run with NumPy input.
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")
     check(estimator)
+
+
+# --------------------------------------------------------------------------- #
+# n_jobs: torch's CPU threads during fit and scoring
+# --------------------------------------------------------------------------- #
+
+
+class _ThreadSpy(Callback):
+    """Records torch's thread count at every epoch of a fit, in the class's list.
+
+    (The detector clones its callbacks, parameters included, so the record
+    cannot live on the instance.)
+    """
+
+    seen = []
+
+    def on_epoch_end(self, net, **kwargs):
+        _ThreadSpy.seen.append(torch.get_num_threads())
+
+
+@pytest.fixture()
+def torch_threads_3():
+    """torch's count set to 3 (not 1, not 2) for the test, then put back."""
+    _ThreadSpy.seen = []
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield 3
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n_jobs, during", [(None, 1), (1, 1), (2, 2), (-1, "cores")])
+def test_n_jobs_sets_torch_threads_during_fit_and_score_and_restores(
+        blobs, monkeypatch, torch_threads_3, n_jobs, during):
+    import os
+
+    import sksvdd._svdd._detector as detector_module
+
+    expected = os.cpu_count() if during == "cores" else during
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=2, n_jobs=n_jobs, callbacks=[_ThreadSpy()],
+                           random_state=0).fit(X)
+    assert _ThreadSpy.seen == [expected, expected]
+    assert torch.get_num_threads() == torch_threads_3
+
+    score_pixels = detector_module.score_pixels
+    scoring = []
+    monkeypatch.setattr(detector_module, "score_pixels", lambda *a: (
+        scoring.append(torch.get_num_threads()), score_pixels(*a))[1])
+    det.score_samples(X)
+    det.predict(X)
+    assert scoring == [expected, expected]
+    assert torch.get_num_threads() == torch_threads_3
+
+
+def test_n_jobs_none_follows_joblib_parallel_config(blobs, torch_threads_3):
+    X, _ = blobs
+    with joblib.parallel_config(n_jobs=2):
+        DeepSVDDDetector(max_epochs=1, callbacks=[_ThreadSpy()], random_state=0).fit(X)
+    assert _ThreadSpy.seen == [2] and torch.get_num_threads() == torch_threads_3
+
+
+def test_n_jobs_restores_threads_after_a_failed_fit(torch_threads_3):
+    bad = np.ones((50, 4), dtype=np.float32)
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError):
+        DeepSVDDDetector(max_epochs=1, callbacks=[_ThreadSpy()]).fit(bad)
+    assert torch.get_num_threads() == torch_threads_3
+
+
+def test_n_jobs_does_not_change_results_and_concurrent_scoring_restores(blobs, torch_threads_3):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, _ = blobs
+    one = DeepSVDDDetector(max_epochs=2, random_state=0).fit(X)
+    two = DeepSVDDDetector(max_epochs=2, n_jobs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(one.score_samples(X), two.score_samples(X))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda det: det.score_samples(X), [one, two] * 4))
+    for scores in results:
+        np.testing.assert_array_equal(scores, results[0])
+    assert torch.get_num_threads() == torch_threads_3
+
+
+def test_n_jobs_survives_save_and_load(blobs, tmp_path):
+    X, _ = blobs
+    det = DeepSVDDDetector(max_epochs=1, n_jobs=2, random_state=0).fit(X)
+    save(det, tmp_path / "model.sksvdd")
+    loaded = load(tmp_path / "model.sksvdd")
+    assert loaded.n_jobs == 2
+    np.testing.assert_array_equal(loaded.score_samples(X), det.score_samples(X))

@@ -317,3 +317,31 @@ def test_same_random_state_is_bit_identical_across_thread_counts(blobs, restore_
         np.testing.assert_array_equal(scores, results[0][0])
         np.testing.assert_array_equal(center, results[0][2])
         assert offset == results[0][1]
+
+
+@pytest.mark.parametrize("estimator", [
+    DeepSVDDDetector(**TINY_SVDD), RXDetector(), PerPixelUnitNorm(),
+    BandpassByWavelength(wavelengths=np.arange(400.0, 450.0, 10.0)),
+], ids=lambda est: type(est).__name__)
+def test_image_cube_to_pixel_estimator_names_the_ways_forward(estimator):
+    cube = np.random.default_rng(0).normal(size=(4, 6, 5))
+    with pytest.raises(ValueError) as info:
+        clone(estimator).fit(cube)
+    message = str(info.value)
+    assert f"{type(estimator).__name__} works on pixels" in message
+    assert "shape (4, 6, 5)" in message
+    assert "sksvdd.datasets.cube_to_pixels(cube)" in message
+    assert "sksvdd.ImageDetector" in message
+    # The functions it names exist and are what it says: the pixels fit.
+    from sksvdd.datasets import cube_to_pixels
+
+    assert clone(estimator).fit(cube_to_pixels(cube)).n_features_in_ == 5
+
+
+@pytest.mark.parametrize("estimator", [DeepSVDDDetector(**TINY_SVDD), RXDetector()],
+                         ids=lambda est: type(est).__name__)
+def test_image_cube_to_fitted_detector_is_refused_the_same_way(estimator):
+    rng = np.random.default_rng(0)
+    fitted = clone(estimator).fit(rng.normal(size=(30, 5)))
+    with pytest.raises(ValueError, match="cube_to_pixels"):
+        fitted.score_samples(rng.normal(size=(4, 6, 5)))

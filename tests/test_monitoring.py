@@ -1,6 +1,8 @@
 """Monitoring: progress bar, TensorBoard logging, best epoch; the tutorial's code and figures."""
 
+import contextlib
 import importlib.util
+import io
 import pickle
 import re
 import sys
@@ -210,3 +212,37 @@ def test_tutorial_links_committed_figures():
         path = DOCS / link
         assert path.is_file(), f"{link} is linked from the tutorial but missing"
         assert path.stat().st_size < 200_000
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _epoch_table(blobs, stream, max_epochs=3):
+    X, _ = blobs
+    with contextlib.redirect_stdout(stream):
+        DeepSVDDDetector(max_epochs=max_epochs, verbose=1, random_state=0).fit(X)
+    return stream.getvalue()
+
+
+def _without_durations(table):
+    return [line.split()[:-1] for line in table.splitlines()]
+
+
+def test_epoch_table_is_coloured_only_on_a_terminal(blobs, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    piped = _epoch_table(blobs, io.StringIO())
+    assert "train_loss" in piped and len(piped.splitlines()) == 5  # header, rule, 3 epochs
+    assert "\x1b" not in piped
+    on_terminal = _epoch_table(blobs, _Terminal())
+    assert "\x1b[" in on_terminal
+    # The same table (but for the timings), only with the escape codes.
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", on_terminal)
+    assert _without_durations(plain) == _without_durations(piped)
+
+
+def test_no_color_turns_the_colour_off_on_a_terminal(blobs, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    table = _epoch_table(blobs, _Terminal(), max_epochs=2)
+    assert "train_loss" in table and "\x1b" not in table

@@ -10,12 +10,12 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.helper import predefined_split
 
 from .._base import OffsetOutlierMixin, offset_from_scores
-from .._utils import resolve_device
+from .._utils import resolve_device, torch_threads, validate_pixels
 from ._history import history_from_net, net_history
 from ._hypersphere import initial_center, radius2_from_quantile, squared_distance
 from ._network import make_module
@@ -158,6 +158,15 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Torch device for training and scoring (``"cuda:1"`` style strings
         are accepted). ``"auto"`` picks CUDA when it is available.
+    n_jobs : int or None, default=None
+        Torch's intra-op CPU threads during ``fit`` and scoring, set with
+        :func:`torch.set_num_threads` and restored afterwards. ``None``
+        means 1 unless in a :obj:`joblib.parallel_config` context; ``-1``
+        uses all processors (torch's own default). The networks are small,
+        so one thread loses little on an idle machine and avoids the large
+        slow-down of torch's threads on a machine whose cores are busy with
+        other work (measured in ``benchmarks/threads.py``). Results are the
+        same for any value.
     random_state : int, RandomState instance or None, default=None
         Controls the pixel sample of phase 1, the weight initialisation and
         the mini-batch shuffling. Pass an int for reproducible results.
@@ -321,6 +330,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "callbacks": [list, None],
         "device": [str],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -348,6 +358,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         validation_fraction=None,
         callbacks=None,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -371,6 +382,7 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.callbacks = callbacks
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -428,7 +440,8 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
         """
         previous = {k: v for k, v in vars(self).items() if k in _FITTED_ATTRIBUTES}
         try:
-            fitted = self._fit(X)
+            with torch_threads(self.n_jobs):
+                fitted = self._fit(X)
         except BaseException:
             # KeyboardInterrupt included: never leave a mix of the old and new model.
             _set_fitted(self, previous)
@@ -449,13 +462,13 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             pixels = CheckedPixels(X, type(self).__name__)
             # The same draws as for an array below, the sample read in increasing order.
             sample, split = self._draw(len(pixels), rng)
-            X_sample = validate_data(
+            X_sample = validate_pixels(
                 self, pixels.take(np.sort(sample)), dtype=[np.float32, np.float64],
                 reset=not warm,
             )
             _check_float32_range(X_sample)
         else:
-            X = validate_data(self, X, dtype=[np.float32, np.float64], reset=not warm)
+            X = validate_pixels(self, X, dtype=[np.float32, np.float64], reset=not warm)
             _check_float32_range(X)
             # Drawn first, so that the sample is documented as this exact call.
             sample, split = self._draw(X.shape[0], rng)
@@ -758,9 +771,10 @@ class DeepSVDDDetector(OffsetOutlierMixin, OutlierMixin, BaseEstimator):
             ``-scores``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validate_pixels(self, X, reset=False, dtype=[np.float32, np.float64])
         _check_float32_range(X)
-        return score_pixels(self.net_.module_, X)
+        with torch_threads(self.n_jobs):
+            return score_pixels(self.net_.module_, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

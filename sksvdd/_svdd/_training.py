@@ -6,13 +6,16 @@ pieces (distance, centre, radius, loss) live in :mod:`._hypersphere`.
 """
 
 import math
+import os
+import sys
 
 import numpy as np
 import torch
 from sklearn.utils import assert_all_finite
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 from skorch.dataset import unpack_data
+from skorch.utils import Ansi
 from torch import nn
 
 from ._hypersphere import radius2_from_quantile, squared_distance, svdd_loss, update_center_
@@ -84,6 +87,37 @@ class SVDDNet(NeuralNet):
             return super().get_iterator(dataset, training=training)
         generator = self.get_params_for("iterator_train").get("generator")
         return ShuffledBatches(dataset, self.batch_size, generator)
+
+    def get_default_callbacks(self):
+        return [(name, TerminalPrintLog() if name == "print_log" else callback)
+                for name, callback in super().get_default_callbacks()]
+
+
+class TerminalPrintLog(PrintLog):
+    """skorch's per-epoch table, coloured only when it is printed to a terminal.
+
+    skorch's :class:`~skorch.callbacks.PrintLog` always highlights the best
+    values with ANSI colour codes, which end up as escape sequences in log
+    files and pipes. Here they are written only when the sink is ``print``
+    and ``sys.stdout`` (looked up at each epoch, so a redirection applies) is
+    a terminal, and never when the ``NO_COLOR`` environment variable is set.
+    """
+
+    def format_row(self, row, key, color):
+        if _colour(self.sink):
+            return super().format_row(row, key, color)
+        text = super().format_row(row, key, color="")
+        return text.removesuffix(Ansi.ENDC.value) if isinstance(text, str) else text
+
+
+def _colour(sink):
+    if sink is not print or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 class ShuffledBatches:

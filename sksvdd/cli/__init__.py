@@ -8,7 +8,8 @@ only the report.
 Exit status: 0 on success, 2 for a usage error (bad option, unknown
 ``--param`` name, invalid parameter value), 1 for any other failure, which is
 reported as one line ``sksvdd: error: ...`` on stderr (add ``--debug`` for
-the traceback). Output files are written atomically (see
+the traceback), 130 when interrupted (Ctrl-C) and 143 when terminated
+(SIGTERM). Output files are written atomically (see
 :func:`sksvdd._atomic.atomic_path`), so an interrupted or failed run leaves
 any previous file in place and never a half-written one.
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -31,6 +32,24 @@ _NOT_PARAMS = {
     "callbacks": "skorch callbacks cannot be given on the command line; "
                  "build the pipeline in Python instead",
 }
+
+# Names users bring from the reference tutorial or other libraries, with the
+# sksvdd parameter (and a note) that --param suggests for them.
+_PARAM_ALIASES = {
+    "alpha": ("center_ema", "the reference tutorial's alpha"),
+    "ema": ("center_ema", ""),
+    "learning_rate": ("lr", ""),
+    "epochs": ("max_epochs", ""),
+    "n_epochs": ("max_epochs", ""),
+    "quantile": ("contamination", "contamination = 1 - quantile, e.g. 0.005 for 0.995"),
+    "threshold": ("contamination", "contamination = 1 - the threshold quantile"),
+    "unfreeze": ("freeze_encoder", "unfreeze=true is freeze_encoder=false"),
+    "seed": ("--random-state", ""),
+}
+
+# The shorter side of a --mask-out image is at least this many pixels: each
+# scene pixel becomes a square block (a 100 x 100 mask is otherwise a speck).
+_MASK_MIN_SIDE = 400
 
 # detection_report keys shown in the tables.
 _METRICS = ("roc_auc", "average_precision", "iou", "precision", "recall")
@@ -144,6 +163,8 @@ def _cmd_fit(args):
     out = _check_output(args.out, "--out")
 
     scenes = [_load_scene(path) for path in args.scenes]
+    for scene, path in zip(scenes, args.scenes):
+        _check_finite(scene.cube, path)
     _check_same_bands(scenes, args.scenes)
     cubes = [scene.cube for scene in scenes]
     masks = {
@@ -179,29 +200,40 @@ def _cmd_fit(args):
 
 
 def _cmd_score(args):
-    """Write the anomaly score image (and optional PNGs) of a scene."""
-    out = _check_output(args.out, "--out")
+    """Write the anomaly score image and / or PNGs of a scene."""
+    if not (args.out or args.png or args.mask_out):
+        args.parser.error("Nothing to write: give --out SCORES.npy, --png MAP.png "
+                          "and / or --mask-out MASK.png.")
+    if args.out and Path(args.out).suffix.lower() != ".npy":
+        hint = (" For a heat map image use --png, for the anomaly mask --mask-out."
+                if Path(args.out).suffix.lower() == ".png" else "")
+        args.parser.error(f"--out {args.out!r}: the scores are written as a NumPy array; "
+                          f"give a name ending in .npy.{hint}")
+    out = args.out and _check_output(args.out, "--out")
     png = args.png and _check_output(args.png, "--png")
     mask_out = args.mask_out and _check_output(args.mask_out, "--mask-out")
     if (png or mask_out) and not _has_matplotlib():
-        raise CommandError("writing PNG files needs matplotlib: pip install 'sksvdd[plot]'.")
+        raise CommandError("Writing PNG files needs matplotlib: pip install 'sksvdd[plot]'.")
 
     model = _load_model(args.model, args.allow_pickle)
     scene = _load_scene(args.scene)
     _check_bands(model, scene.cube, args.scene)
+    _check_finite(scene.cube, args.scene)
     shape = scene.cube.shape[:2]
     scores, predicted = _score_image(model, scene.cube)
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.save(f, scores)
-    print(f"Wrote {out}: anomaly scores, shape {shape}, higher = more anomalous "
-          f"(range {np.min(scores):.4g} to {np.max(scores):.4g})")
+    if out:
+        with atomic_path(out) as tmp, open(tmp, "wb") as f:
+            np.save(f, scores)
+        print(f"Wrote {out}: anomaly scores, shape {shape}, higher = more anomalous "
+              f"(range {np.min(scores):.4g} to {np.max(scores):.4g})")
     if png:
         _save_heatmap(png, scores, scene.mask, _model_name(model))
         print(f"Wrote {png} (anomaly score map)")
     if mask_out:
-        _save_mask(mask_out, predicted)
+        block = _save_mask(mask_out, predicted)
         print(f"Wrote {mask_out}: predicted anomalies in white "
-              f"({int(predicted.sum())} of {predicted.size} pixels)")
+              f"({int(predicted.sum())} of {predicted.size} pixels; each pixel is a "
+              f"{block} x {block} block)")
 
 
 def _cmd_evaluate(args):
@@ -214,16 +246,20 @@ def _cmd_evaluate(args):
         )
     model = _load_model(args.model, args.allow_pickle)
     _check_bands(model, scene.cube, args.scene)
+    _check_finite(scene.cube, args.scene)
     report = _report(scene.mask, *_score_image(model, scene.cube))
     rows, cols = scene.mask.shape
     print(f"Scene '{scene.name}': {rows} x {cols} pixels, {int(scene.mask.sum())} anomaly "
-          "pixels; predictions at the model's fitted threshold.")
-    print(_format_table([(_model_name(model), report)]))
+          "pixels; predictions at each detector's fitted threshold. RXDetector: global "
+          "RX fitted on this scene's bands, as a baseline.")
+    print(_format_table([(_model_name(model), report), ("RXDetector", _rx_report(scene))]))
 
 
 def _cmd_info(args):
-    """Describe a scene file."""
-    scene = _load_scene(args.scene)
+    """Describe a scene file (without importing scikit-learn: see _read_scene)."""
+    from ..datasets._io import _read_scene
+
+    scene = SimpleNamespace(**_read_scene(args.scene))  # the fields of load_scene's Bunch
     rows, cols, bands = scene.cube.shape
     if scene.wavelengths is None:
         wavelengths = "unknown"
@@ -239,6 +275,7 @@ def _cmd_info(args):
     print(f"bands:        {bands}")
     print(f"wavelengths:  {wavelengths}")
     print(f"anomalies:    {anomalies}")
+    print(f"NaN / inf:    {_non_finite_summary(scene.cube) or 'none'}")
 
 
 # --------------------------------------------------------------------------- #
@@ -248,9 +285,7 @@ def _cmd_info(args):
 
 def _parse_params(items, parser):
     """Turn ``["name=value", ...]`` into detector parameters, or exit with a usage error."""
-    from .._svdd._detector import DeepSVDDDetector
-
-    valid = sorted(set(DeepSVDDDetector().get_params()) - set(_NOT_PARAMS))
+    valid = param_names()
     params = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -260,14 +295,33 @@ def _parse_params(items, parser):
         if name in _NOT_PARAMS:
             parser.error(f"--param {name}: {_NOT_PARAMS[name]}.")
         if name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = _suggestion(name, valid)
             parser.error(f"--param: unknown detector parameter {name!r}.{hint} "
                          f"Valid names: {', '.join(valid)}.")
         if name in params:
             parser.error(f"--param {name} is given twice.")
         params[name] = _parse_value(text)
     return params
+
+
+def param_names():
+    """The DeepSVDDDetector parameters that ``--param`` accepts, sorted (imports torch)."""
+    from .._svdd._detector import DeepSVDDDetector
+
+    return sorted(set(DeepSVDDDetector().get_params()) - set(_NOT_PARAMS))
+
+
+def _suggestion(name, valid):
+    """" Did you mean ...?" for an unknown --param name: a known alias, else a close name."""
+    target, note = _PARAM_ALIASES.get(name.lower(), (None, ""))
+    if target is None:
+        close = difflib.get_close_matches(name, valid, n=1)
+        target = close[0] if close else None
+    if target is None:
+        return ""
+    if target.startswith("--"):
+        return f" Use {target} instead."
+    return f" Did you mean '{target}'{f' ({note})' if note else ''}?"
 
 
 def _parse_value(text):
@@ -435,6 +489,40 @@ def _format_table(rows):
     return format_table(shown, digits=4, row_label="detector")
 
 
+def _rx_report(scene):
+    """detection_report of global RX fitted on the scene, at its fitted threshold."""
+    from .. import RXDetector
+    from ..datasets import cube_to_pixels
+
+    X = cube_to_pixels(scene.cube)
+    rx = RXDetector().fit(X)
+    return _report(scene.mask, -rx.score_samples(X), rx.predict(X) == -1)
+
+
+def _non_finite_summary(cube):
+    """"N pixels hold NaN or inf (in B of BANDS bands: ...)", or "" when all are finite."""
+    bad = ~np.isfinite(cube)
+    if not bad.any():
+        return ""
+    pixels = int(bad.any(axis=2).sum())
+    bands = np.flatnonzero(bad.any(axis=(0, 1)))
+    listed = ", ".join(map(str, bands[:8])) + (", ..." if bands.size > 8 else "")
+    n_nan = int(np.isnan(cube).sum())
+    return (f"{pixels} of {cube.shape[0] * cube.shape[1]} pixels hold NaN or inf "
+            f"({n_nan} NaN and {int(bad.sum()) - n_nan} inf values) in {bands.size} of "
+            f"{cube.shape[2]} bands (band indices from 0: {listed})")
+
+
+def _check_finite(cube, scene_path):
+    """One line saying what is not finite and what to do, instead of scikit-learn's text."""
+    summary = _non_finite_summary(cube)
+    if summary:
+        raise CommandError(
+            f"In '{scene_path}', {summary}; the detectors need finite values. Mask those "
+            "pixels, interpolate them, or drop those bands, then save the scene again."
+        )
+
+
 def _load_scene(path):
     from ..datasets import load_scene
 
@@ -491,7 +579,7 @@ def _load_model(path, allow_pickle=False):
     path = Path(path)
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
-        raise CommandError(f"model file '{path}' {what}.")
+        raise CommandError(f"Model file '{path}' {what}.")
     if zipfile.is_zipfile(path):
         from .. import load
 
@@ -510,7 +598,7 @@ def _load_model(path, allow_pickle=False):
     except Exception as exc:  # unpickling raises almost anything on a foreign file
         # The message may quote raw bytes of the file: --debug shows it.
         raise CommandError(
-            f"cannot read the model file '{path}' ({type(exc).__name__}); is it a "
+            f"Cannot read the model file '{path}' ({type(exc).__name__}); is it a "
             "model written by 'sksvdd fit'?"
         ) from exc
     if not (hasattr(model, "score_samples") and hasattr(model, "predict")):
@@ -525,7 +613,7 @@ def _check_bands(model, cube, scene_path):
     expected = getattr(model, "n_bands_in_", getattr(model, "n_features_in_", None))
     if expected is not None and expected != cube.shape[2]:
         raise CommandError(
-            f"the model was fitted on {expected} bands but '{scene_path}' has "
+            f"The model was fitted on {expected} bands but '{scene_path}' has "
             f"{cube.shape[2]}; score scenes from the same sensor and band set."
         )
 
@@ -541,7 +629,16 @@ def _score_image(model, cube):
 
 
 def _model_name(model):
-    if hasattr(model, "detectors"):  # the fused default (or another multi-branch detector)
+    """The name of a model in tables and plot titles: "sksvdd" for Deep SVDD models, as in demo.
+
+    The default detector, a fusion of branches, and any model whose detector
+    is a DeepSVDDDetector (e.g. ``fit --no-spatial``) are "sksvdd"; another
+    model is named by its detector's class (e.g. "RXDetector").
+    """
+    from .._svdd import DeepSVDDDetector
+
+    if hasattr(model, "detectors") or any(
+            isinstance(est, DeepSVDDDetector) for est in nested_estimators(model)):
         return "sksvdd"
     return type(final_estimator(model)).__name__
 
@@ -595,11 +692,19 @@ def _save_heatmap(path, scores, mask, name):
 
 
 def _save_mask(path, predicted):
-    """Write a boolean (rows, cols) image as a black and white PNG, one pixel per pixel."""
+    """Write a boolean (rows, cols) image as a black and white PNG; return the block size.
+
+    Each pixel becomes a ``block x block`` square, the smallest that makes the
+    shorter side at least ``_MASK_MIN_SIDE`` pixels, so that a small scene's
+    mask is viewable; ``png[::block, ::block]`` gives the mask back.
+    """
     import matplotlib.image
 
+    block = max(1, -(-_MASK_MIN_SIDE // max(1, min(predicted.shape))))
+    image = np.kron(predicted.astype(np.float64), np.ones((block, block)))
     with atomic_path(path) as tmp:
-        matplotlib.image.imsave(tmp, predicted.astype(np.float64), cmap="gray", vmin=0, vmax=1)
+        matplotlib.image.imsave(tmp, image, cmap="gray", vmin=0, vmax=1)
+    return block
 
 
 def _has_matplotlib():
@@ -613,5 +718,8 @@ def _say(args, message):
 
 
 def _one_line(exc):
+    """An exception's message on one line, starting with a capital like the CLI's own."""
     message = re.sub(r"\s*\n\s*", " ", str(exc)).strip()
+    if message[:1].islower():
+        message = message[0].upper() + message[1:]
     return message or type(exc).__name__

@@ -1,6 +1,7 @@
 """Argument parsing and dispatch of the ``sksvdd`` command (documented in the package)."""
 
 import argparse
+import importlib
 import importlib.util  # noqa: F401 - the tests patch importlib.util.find_spec via cli
 import sys
 import traceback
@@ -9,7 +10,6 @@ from .. import _startup
 from ._commands import (  # noqa: F401 - _HEATMAP_* and _parse_value: used by the tests
     _HEATMAP_DPI,
     _HEATMAP_INCHES,
-    _NOT_PARAMS,
     CommandError,
     Terminated,
     _cmd_demo,
@@ -17,8 +17,10 @@ from ._commands import (  # noqa: F401 - _HEATMAP_* and _parse_value: used by th
     _cmd_fit,
     _cmd_info,
     _cmd_score,
+    _has_matplotlib,
     _one_line,
     _parse_value,
+    param_names,
     terminate_as_interrupt,
 )
 
@@ -45,6 +47,12 @@ def main(argv=None):
         0 on success, 1 on failure, 2 on a usage error, 130 when interrupted
         (SIGINT, Ctrl-C), 143 when terminated (SIGTERM).
 
+    Notes
+    -----
+    ``--help`` and ``info`` import neither torch nor scikit-learn (the
+    package's names are lazy), so they answer in a fraction of a second;
+    the detector is imported by the commands that fit or load one.
+
     Examples
     --------
     >>> import pathlib, tempfile
@@ -59,17 +67,20 @@ def main(argv=None):
     bands:        3
     wavelengths:  unknown
     anomalies:    4 pixels (20.00%)
+    NaN / inf:    none
     0
     """
-    _startup.end()  # from here on, Ctrl-C raises KeyboardInterrupt
     try:
         parser = _build_parser()
         args = parser.parse_args(argv)
+        _preload(args)
     except SystemExit as exc:  # --help, --version and usage errors
         return _exit_status(exc)
-    except KeyboardInterrupt:  # while importing the detector for the parser
+    except KeyboardInterrupt:  # e.g. while `fit --help` imports the detector
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _startup.end()  # from here on, Ctrl-C raises KeyboardInterrupt
     try:
         with terminate_as_interrupt():
             args.handler(args)
@@ -89,16 +100,55 @@ def main(argv=None):
     return 0
 
 
+def _preload(args):
+    """Import what the command will need while _startup's quiet handlers still run.
+
+    ``import sksvdd`` is light (lazy names), so torch, skorch, scikit-learn
+    and matplotlib are imported by the commands. Imported here, before
+    :func:`_startup.end`, a Ctrl-C during those seconds ends the command
+    with one line and status 130, as during ``import sksvdd`` itself. Left to
+    the commands, a KeyboardInterrupt raised inside an import (in the
+    ``exec`` of a dataclass, for one) can make CPython exit by SIGINT (status
+    -2) even though :func:`main` catches it. ``info`` needs none of them.
+    """
+    if args.command == "info":
+        return
+    names = ["sksvdd._defaults", "sksvdd._persistence", "sksvdd._rx", "sksvdd.metrics"]
+    if (args.command == "demo" or getattr(args, "png", None)
+            or getattr(args, "mask_out", None)) and _has_matplotlib():
+        names += ["matplotlib.figure", "matplotlib.image", "sksvdd.plotting"]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # the command reports a missing dependency itself
+            pass
+
+
 # --------------------------------------------------------------------------- #
 # Argument parsing
 # --------------------------------------------------------------------------- #
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog may be a function, called only to show the help.
+
+    ``sksvdd fit --help`` lists the detector's parameter names, which takes
+    importing the detector (torch, seconds); no other use of the parser does.
+    """
+
+    def format_help(self):
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
+
+
+def _param_epilog():
+    return "Parameter names for --param: " + ", ".join(param_names()) + "."
+
+
 def _build_parser():
     from .. import __version__
-    from .._svdd._detector import DeepSVDDDetector
 
-    param_names = sorted(set(DeepSVDDDetector().get_params()) - set(_NOT_PARAMS))
     # --debug is accepted before and after the command; SUPPRESS keeps a
     # subcommand's default from overwriting `sksvdd --debug COMMAND`.
     debug = argparse.ArgumentParser(add_help=False)
@@ -108,19 +158,21 @@ def _build_parser():
     quiet.add_argument("-q", "--quiet", action="store_true",
                        help="no progress output, only the results")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Deep SVDD anomaly detection for hyperspectral images.",
-        epilog="Exit status: 0 success, 1 failure, 2 usage error. "
-               "Run 'sksvdd COMMAND --help' for a command's options.",
+        epilog="Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C), "
+               "143 terminated (SIGTERM). Run 'sksvdd COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback when the command fails")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
 
-    def add(name, handler, help, parents=(debug,)):
-        sub = commands.add_parser(name, help=help, description=help, parents=list(parents))
+    def add(name, handler, help, parents=(debug,), epilog=None):
+        sub = commands.add_parser(name, help=help, description=help, parents=list(parents),
+                                  epilog=epilog)
         sub.set_defaults(handler=handler, parser=sub)
         return sub
 
@@ -135,7 +187,7 @@ def _build_parser():
 
     fit = add("fit", _cmd_fit, "Fit the default detector (Deep SVDD on the dual-window residual, "
               "fused with robust RX-based Deep SVDD on the spectra) on one or several scenes "
-              "and save it.", (debug, quiet))
+              "and save it.", (debug, quiet), epilog=_param_epilog)
     fit.add_argument("scenes", nargs="+", metavar="SCENE",
                      help="scene file(s) (.mat, .npz, .npy or ENVI .hdr); several scenes must "
                           "have the same bands, and are learnt from together")
@@ -160,32 +212,37 @@ def _build_parser():
                           "context (and without the RX branch)")
     fit.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a DeepSVDDDetector parameter, repeatable; values are read as "
-                          "int, float, true/false, none or text. Names: "
-                          + ", ".join(param_names))
-    fit.add_argument("--random-state", type=_seed, default=None, metavar="N",
-                     help="seed for reproducible fits (default: none)")
+                          "int, float, true/false, none or text (the names are listed below)")
+    fit.add_argument("--random-state", type=_seed, default=0, metavar="N",
+                     help="seed of the model's initialisation and sampling, as in 'demo' "
+                          "(default: %(default)s)")
 
     score = add("score", _cmd_score, "Write a scene's anomaly scores (higher = more "
-                "anomalous) as a (rows, cols) .npy array.")
+                "anomalous) as a (rows, cols) .npy array, a heat map and/or the predicted "
+                "anomaly mask; at least one of --out, --png and --mask-out.")
     score.add_argument("model", help="fitted model written by 'sksvdd fit'")
     score.add_argument("--allow-pickle", action="store_true",
                        help="also read joblib (pickle) model files. WARNING: loading a pickle "
                             "runs code stored in it; use only files from sources you trust")
     score.add_argument("scene", help="scene file with the bands the model was fitted on")
-    score.add_argument("--out", required=True, metavar="NPY", help="scores file, e.g. scores.npy")
-    score.add_argument("--png", metavar="PNG", help="also write a score heatmap")
+    score.add_argument("--out", metavar="NPY",
+                       help="scores as a NumPy array, a name ending in .npy, e.g. scores.npy")
+    score.add_argument("--png", metavar="PNG", help="write a score heat map")
     score.add_argument("--mask-out", metavar="PNG",
-                       help="also write the predicted anomaly mask (white = anomaly)")
+                       help="write the predicted anomaly mask (white = anomaly), each pixel "
+                            "enlarged to a block of pixels so that the image is viewable")
 
     evaluate = add("evaluate", _cmd_evaluate, "Print AUROC, AP, IoU, precision and recall "
-                   "of a model on a scene with ground truth.")
+                   "of a model on a scene with ground truth, beside global RX fitted on "
+                   "the scene as a baseline.")
     evaluate.add_argument("model", help="fitted model written by 'sksvdd fit'")
     evaluate.add_argument("--allow-pickle", action="store_true",
                           help="also read joblib (pickle) model files. WARNING: loading a "
                                "pickle runs code stored in it; use only trusted files")
     evaluate.add_argument("scene", help="scene file with an anomaly mask")
 
-    info = add("info", _cmd_info, "Show a scene's size, bands, wavelengths and ground truth.")
+    info = add("info", _cmd_info, "Show a scene's size, bands, wavelengths, ground truth "
+               "and NaN / inf values.")
     info.add_argument("scene", help="scene file")
     return parser
 

@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import Bunch
 
 from ._readers import DEFAULT_MAX_BYTES, check_sizes, list_mat, list_npy, list_npz
 
@@ -127,6 +126,19 @@ def load_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None,
     >>> scene.wavelengths
     array([500., 600., 700., 800.])
     """
+    from sklearn.utils import Bunch
+
+    return Bunch(**_read_scene(path, data_key=data_key, mask_key=mask_key,
+                               wavelengths_key=wavelengths_key, max_bytes=max_bytes))
+
+
+def _read_scene(path, *, data_key=None, mask_key=None, wavelengths_key=None,
+                max_bytes=DEFAULT_MAX_BYTES):
+    """:func:`load_scene`'s fields as a plain dict, without importing scikit-learn.
+
+    ``sksvdd info`` reads scenes through this, so that it answers without the
+    second that importing scikit-learn takes.
+    """
     path = Path(path)
     if not path.exists():
         raise ValueError(f"Cannot load scene: file '{path}' does not exist.")
@@ -170,7 +182,9 @@ def load_mask(path, *, key=None, shape=None, max_bytes=DEFAULT_MAX_BYTES):
       can serve as the mask of its known anomalies; nonzero = selected.
     - ``.png``: white = selected (a grey level above one half; colour
       channels are averaged and alpha is ignored), e.g. the anomaly mask
-      that ``sksvdd score --mask-out`` writes. Needs matplotlib
+      that ``sksvdd score --mask-out`` writes: with ``shape``, an image
+      whose pixels are uniform ``k x k`` blocks (as that command enlarges
+      them) is read back at ``shape``. Needs matplotlib
       (``pip install 'sksvdd[plot]'``).
 
     Parameters
@@ -258,12 +272,29 @@ def load_mask(path, *, key=None, shape=None, max_bytes=DEFAULT_MAX_BYTES):
         if mask.dtype.kind == "f" and not np.all(np.isfinite(mask)):
             raise ValueError(f"The mask in {where} contains NaN or infinite values.")
         mask = mask != 0
+    if suffix == ".png" and shape is not None:
+        mask = _unenlarge(mask, tuple(shape))
     if shape is not None and mask.shape != tuple(shape):
         raise ValueError(
             f"The mask in {where} has shape {mask.shape}; its image has {shape[0]} rows "
             f"and {shape[1]} columns, so it must be {tuple(shape)}."
         )
     return np.ascontiguousarray(mask)
+
+
+def _unenlarge(mask, shape):
+    """``mask`` at ``shape`` if each of its pixels is a uniform k x k block, else unchanged.
+
+    ``sksvdd score --mask-out`` enlarges each pixel to such a block, so that a
+    small scene's mask is viewable; ``mask[::k, ::k]`` gives the mask back.
+    """
+    rows, cols = shape
+    k = mask.shape[0] // rows if rows > 0 else 0
+    if k > 1 and mask.shape == (k * rows, k * cols):
+        small = mask[::k, ::k]
+        if np.array_equal(np.repeat(np.repeat(small, k, axis=0), k, axis=1), mask):
+            return small
+    return mask
 
 
 def _read_png_mask(path):
@@ -387,7 +418,7 @@ def _scene_from_variables(path, variables, read, *, data_key, mask_key, waveleng
 
 
 def _make_scene(name, cube, mask, wavelengths, where):
-    """Validate the parts of a scene and assemble the Bunch."""
+    """Validate the parts of a scene and assemble its fields."""
     cube = np.asarray(cube)
     if cube.ndim != 3 or not _is_numeric(cube):
         raise ValueError(
@@ -417,7 +448,7 @@ def _make_scene(name, cube, mask, wavelengths, where):
             )
         if not np.all(np.isfinite(wavelengths)):
             raise ValueError(f"The wavelengths in {where} contain NaN or infinite values.")
-    return Bunch(cube=cube, mask=mask, wavelengths=wavelengths, name=name)
+    return dict(cube=cube, mask=mask, wavelengths=wavelengths, name=name)
 
 
 def _is_numeric(value):

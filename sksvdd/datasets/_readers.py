@@ -23,7 +23,6 @@ import zipfile
 import zlib
 from typing import NamedTuple
 
-import h5py
 import numpy as np
 import scipy.io
 
@@ -102,14 +101,22 @@ def check_sizes(where, variables, names, max_bytes):
 
 def list_mat(path):
     """List the variables of a MATLAB v4, v5 or v7.3 (HDF5) file."""
-    if h5py.is_hdf5(path):
-        return _list_hdf5(path)
     with open(path, "rb") as f:
         header = f.read(128)
     order = {b"IM": "<", b"MI": ">"}.get(header[126:128]) if len(header) == 128 else None
+    # A v5 header (version 0x0100) needs no h5py, whose import `sksvdd info` then saves.
+    v5 = order is not None and header[124:126] == (b"\x00\x01" if order == "<" else b"\x01\x00")
+    if not v5 and _h5py().is_hdf5(path):
+        return _list_hdf5(path)
     if order is None:
         return _list_mat_v4(path)
     return _list_mat_v5(path, header, order)
+
+
+def _h5py():
+    import h5py
+
+    return h5py
 
 
 def _list_mat_v4(path):
@@ -208,6 +215,7 @@ def _mat_v5_variable(head, order):
 def _list_hdf5(path):
     """List the datasets of a MATLAB v7.3 file (HDF5), shapes as MATLAB shows them."""
     variables = {}
+    h5py = _h5py()
     with h5py.File(path, "r") as f:
         for name, item in f.items():
             if not isinstance(item, h5py.Dataset) or name.startswith("#") or item.shape is None:
