@@ -367,6 +367,35 @@ def test_fusion_detector_keeps_a_target_wider_than_the_window():
     assert auc_residual < 0.75 and auc_fused > 0.98
 
 
+def test_default_detector_keeps_wide_targets_that_hide_from_rx():
+    # Four 12 x 12 targets (14% of the image, 3.5% each) in a scene of 150 bands, most of them
+    # noise: each target inflates the variance of its own direction, and in plain RX its
+    # excess distance drowns in the noise directions, where every pixel has a distance of
+    # about the number of bands. The default's spectral branch damps those directions
+    # (whiten_reg=1e-3) and keeps the targets, inside included.
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.RandomState(0)
+    n, bands = 64, 150
+    coef = rng.normal(size=(n, n, 3)) * [10.0, 5.0, 2.0]
+    cube = coef @ rng.normal(size=(3, bands)) + 0.1 * rng.normal(size=(n, n, bands)) + 50.0
+    truth = np.zeros((n, n), bool)
+    for r, c in [(8, 8), (8, 40), (40, 8), (40, 40)]:
+        target = 50.0 + 4.0 * rng.normal(size=bands)
+        cube[r:r + 12, c:c + 12] = target + 0.1 * rng.normal(size=(12, 12, bands))
+        truth[r:r + 12, c:c + 12] = True
+
+    def auroc(detector):
+        return roc_auc_score(truth.ravel(), -detector.fit(cube).score_samples(cube).ravel())
+
+    assert auroc(ImageDetector(detector=RXDetector())) < 0.9
+    plain = ImageDetector(detector=DeepSVDDDetector(encoder="whiten", max_epochs=0,
+                                                    random_state=0))
+    assert auroc(plain) < 0.9  # whiten_reg=1e-6: RX from trimmed statistics, as weak
+    assert auroc(make_default_detector(spatial=False, random_state=0)) > 0.99
+    assert auroc(make_default_detector(random_state=0, max_epochs=2)) > 0.95
+
+
 def test_fusion_detector_params_save_load_and_score_cube(scene, tmp_path):
     det = FusionDetector(_branches())
     assert det.get_params()["residual__spatial__outer_window"] == 5
