@@ -19,12 +19,15 @@ images, seeds and AUROC as there) and the development scenes' own
 annotations; seeds 0, 1, 2.
 
 Protocol (leave one background out). For each background in turn, the
-candidate chosen is the one with the best *worst* AUROC gap to global RX over
-the other backgrounds' (size) cells and the other development scenes' own
-truth (rounded to 0.001; ties by the mean AUROC over the same cells). It is
-reported on the held-out background. The criterion is the issue's goal: never
-worse than RX by more than 0.01, anywhere. A candidate chosen in every fold
-is the default.
+candidates *feasible* on the other nine backgrounds are those never more than
+0.01 below global RX there: in no (background, extent) cell of the implanted
+targets and on no other development scene's own truth. The feasible candidate
+with the best mean AUROC over the same cells and scenes is chosen, and it is
+reported on the held-out background. This is the goal itself (at or above RX
+- 0.01 everywhere, then as accurate as possible). For comparison the tables
+also give the choice of a pure minimax rule (the best worst gap to RX,
+rounded to 0.001, ties by the mean), which decides on differences smaller
+than the seed spread.
 
 The score maps are cached (``--cache``), one ``.npz`` per image and seed, so a
 rerun only recomputes what is missing; ``--from-cache`` grades without
@@ -49,7 +52,6 @@ from sklearn.metrics import roc_auc_score
 from quality import REAL_SCENES, load_real_scenes
 from robustness import ABUNDANCES, SIZES, image_aurocs, load_backgrounds, make_image
 from sksvdd import DeepSVDDDetector, DualWindowResidual, ImageDetector, RXDetector
-from sksvdd.metrics import format_table
 
 REGS = (1e-6, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 FUSIONS = ("max", "mean")
@@ -136,8 +138,13 @@ def grade(cache, seeds, backgrounds, scenes, verbose=True):
     return implant, dev
 
 
-def leave_one_out(implant, dev):
-    """Per held-out background: the chosen candidate and its held-out figures."""
+def leave_one_out(implant, dev, rule="feasible"):
+    """Per held-out background: the chosen candidate and its held-out figures.
+
+    ``rule="feasible"``: the best mean AUROC among the candidates never more
+    than 0.01 below RX on the other backgrounds; ``"minimax"``: the best worst
+    gap to RX (rounded to 0.001; ties by the mean).
+    """
     candidates = [c for c in implant if c != "RX"]
     backgrounds = sorted({b for b, _ in implant["RX"]})
     mean = {k: {cell: float(np.mean(v)) for cell, v in d.items()}
@@ -145,23 +152,35 @@ def leave_one_out(implant, dev):
     dmean = {k: {s: float(np.mean(v)) for s, v in d.items()} for k, d in dev.items()}
     rows = []
     for held in backgrounds:
-        def criterion(c):
+        def stats(c):
             cells = [cell for cell in mean[c] if cell[0] != held]
             scenes = [s for s in dmean[c] if s != held]
             gaps = [mean[c][cell] - mean["RX"][cell] for cell in cells]
             gaps += [dmean[c][s] - dmean["RX"][s] for s in scenes]
             values = [mean[c][cell] for cell in cells] + [dmean[c][s] for s in scenes]
-            return round(min(gaps), 3), float(np.mean(values))
-        chosen = max(candidates, key=criterion)
+            return min(gaps), float(np.mean(values))
+        if rule == "minimax":
+            chosen = max(candidates, key=lambda c: (round(stats(c)[0], 3), stats(c)[1]))
+        else:
+            feasible = [c for c in candidates if stats(c)[0] >= -0.01] or candidates
+            chosen = max(feasible, key=lambda c: stats(c)[1])
         held_cells = [cell for cell in mean[chosen] if cell[0] == held]
         rows.append(dict(
-            held_out=held, chosen=chosen, train_worst_gap=criterion(chosen)[0],
+            held_out=held, chosen=chosen, train_worst_gap=stats(chosen)[0],
             held_out_mean=float(np.mean([mean[chosen][c] for c in held_cells])),
             held_out_rx=float(np.mean([mean["RX"][c] for c in held_cells])),
             held_out_worst_gap=float(min(mean[chosen][c] - mean["RX"][c] for c in held_cells)),
             held_out_dev=dmean[chosen].get(held), held_out_dev_rx=dmean["RX"].get(held),
         ))
     return rows
+
+
+def markdown(rows, header, row_label):
+    """A Markdown table of preformatted string cells."""
+    lines = ["| " + " | ".join([row_label, *header]) + " |",
+             "|" + "---|" * (len(header) + 1)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def tables(implant, dev, rows):
@@ -176,7 +195,7 @@ def tables(implant, dev, rows):
             per_bg = [np.mean(implant[name][(b, size)]) for b in backgrounds]
             cells.append(f"{np.mean(per_bg):.3f} / {min(per_bg):.3f}")
         body.append([name, *cells])
-    out += [format_table(body, [f"size {s}" for s in SIZES], row_label="candidate"), ""]
+    out += [markdown(body, [f"size {s}" for s in SIZES], row_label="candidate"), ""]
     out += ["### Worst gap to global RX and development scenes (own ground truth)", "",
             "cells below: (background, extent) cells more than 0.01 below RX; dev: mean over "
             "the development scenes of the mean over seeds, worst scene, and the spread over "
@@ -190,18 +209,21 @@ def tables(implant, dev, rows):
         body.append([name, str(sum(g < -0.01 for g in gaps)), f"{min(gaps):+.3f}",
                      f"{per_scene.mean():.4f}", f"{per_scene.mean(1).min():.3f}",
                      f"{seed_means.max() - seed_means.min():.4f}", f"{dgaps.min():+.3f}"])
-    out += [format_table(body, ["cells below", "worst implant gap", "dev mean", "dev worst",
+    out += [markdown(body, ["cells below", "worst implant gap", "dev mean", "dev worst",
                                 "dev seed spread", "worst dev gap"], row_label="candidate"), ""]
-    out += ["### Leave one background out", "",
-            "chosen on the other nine backgrounds (and the other development scenes), "
-            "reported on the held-out one.", ""]
-    body = [[r["held_out"], r["chosen"], f"{r['held_out_mean']:.3f}", f"{r['held_out_rx']:.3f}",
-             f"{r['held_out_worst_gap']:+.3f}",
-             "-" if r["held_out_dev"] is None else f"{r['held_out_dev']:.3f}",
-             "-" if r["held_out_dev_rx"] is None else f"{r['held_out_dev_rx']:.3f}"]
-            for r in rows]
-    out += [format_table(body, ["chosen", "implant mean", "RX", "worst gap to RX (sizes)",
-                                "own truth", "RX own truth"], row_label="held out")]
+    for rule, title in [("feasible", "never more than 0.01 below RX, then the best mean "
+                                     "(the rule of the default)"),
+                        ("minimax", "the best worst gap to RX (for comparison)")]:
+        out += [f"### Leave one background out: {title}", "",
+                "chosen on the other nine backgrounds (and the other development scenes), "
+                "reported on the held-out one.", ""]
+        body = [[r["held_out"], r["chosen"], f"{r['held_out_mean']:.3f}",
+                 f"{r['held_out_rx']:.3f}", f"{r['held_out_worst_gap']:+.3f}",
+                 "-" if r["held_out_dev"] is None else f"{r['held_out_dev']:.3f}",
+                 "-" if r["held_out_dev_rx"] is None else f"{r['held_out_dev_rx']:.3f}"]
+                for r in rows[rule]]
+        out += [markdown(body, ["chosen", "implant mean", "RX", "worst gap to RX (sizes)",
+                                "own truth", "RX own truth"], row_label="held out"), ""]
     return "\n".join(out) + "\n"
 
 
@@ -220,7 +242,7 @@ def main(argv=None):
     scenes = load_real_scenes([n for n in REAL_SCENES
                                if not args.backgrounds or n in args.backgrounds])
     implant, dev = grade(args.cache, args.seeds, backgrounds, scenes)
-    rows = leave_one_out(implant, dev)
+    rows = {rule: leave_one_out(implant, dev, rule) for rule in ("feasible", "minimax")}
     text = tables(implant, dev, rows)
     print(text)
     if args.markdown:

@@ -9,8 +9,9 @@ from .image import DualWindowResidual, FusionDetector, ImageDetector
 
 # The spectral branch of make_default_detector (and its spatial=False form), and how the
 # branches are fused: chosen by benchmarks/selection.py (leave one background out, the
-# best worst-case gap to global RX over implanted sizes 1-16 and the scenes' own truth).
-SPECTRAL_SETTINGS = {"encoder": "whiten", "whiten_reg": 1e-3, "max_epochs": 0}
+# best mean AUROC among the candidates never more than 0.01 below global RX, over implanted
+# sizes 1-16 and the scenes' own truth).
+SPECTRAL_SETTINGS = {"encoder": "whiten", "whiten_reg": 1e-2, "max_epochs": 0}
 DEFAULT_FUSION = "mean"
 
 
@@ -25,8 +26,8 @@ def make_default_detector(
 
     - ``spectral``: :class:`ImageDetector` of the spectra alone and
       :class:`DeepSVDDDetector` with ``SPECTRAL_SETTINGS``
-      (``encoder="whiten", whiten_reg=1e-3, max_epochs=0``): a Mahalanobis
-      (RX) distance from robust (trimmed) statistics with a ridge of 1e-3 of
+      (``encoder="whiten", whiten_reg=1e-2, max_epochs=0``): a Mahalanobis
+      (RX) distance from robust (trimmed) statistics with a ridge of 1e-2 of
       the mean band variance. The ridge damps the noise-dominated,
       low-variance directions, in which plain RX gives every background
       pixel a large distance while a target that covers a few percent of
@@ -42,8 +43,9 @@ def make_default_detector(
 
     These settings (the ridge, the averaging) were chosen by a
     leave-one-background-out protocol on targets of 1 to 16 pixels
-    implanted into ten real scenes plus the scenes' own ground truth, for
-    the best worst-case gap to global RX (``benchmarks/selection.py``).
+    implanted into ten real scenes plus the scenes' own ground truth: the
+    best mean AUROC among the candidates never more than 0.01 below global
+    RX (``benchmarks/selection.py``).
 
     With ``spatial=False``: the ``spectral`` branch alone, an
     :class:`ImageDetector` of that :class:`DeepSVDDDetector`. When a
@@ -96,7 +98,7 @@ def make_default_detector(
     (['spectral', 'residual'], 'mean')
     >>> params = det.get_params()
     >>> params["spectral__detector__whiten_reg"], params["residual__detector__max_epochs"]
-    (0.001, 2)
+    (0.01, 2)
     >>> params["residual__spatial__outer_window"], det.halo
     (5, 2)
     """
