@@ -74,8 +74,10 @@ def make_default_detector(
     **detector_params
         Further :class:`DeepSVDDDetector` parameters (e.g. ``nu=0.05``), for
         the Deep SVDD detectors of both branches, except that the spectral
-        branch keeps ``SPECTRAL_SETTINGS`` (set those with
-        ``set_params(spectral__detector__max_epochs=...)``).
+        branch keeps ``SPECTRAL_SETTINGS``' ``encoder`` and ``max_epochs``
+        (set them with ``set_params(spectral__detector__max_epochs=...)``);
+        ``whiten_reg`` replaces the spectral branch's ridge. ``encoder``
+        is refused (each branch's is fixed).
         ``contamination`` also sets the fused detector's threshold.
 
     Returns
@@ -117,7 +119,17 @@ def make_default_detector(
         return with_bandpass(DeepSVDDDetector(
             random_state=random_state, device=device, **{**detector_params, **params}))
 
-    spectral = ImageDetector(detector=deep_svdd(**SPECTRAL_SETTINGS))
+    if "encoder" in detector_params:
+        raise ValueError(
+            "make_default_detector fixes each branch's encoder (spectral: 'whiten', residual: "
+            "'standardize'); got encoder="
+            f"{detector_params['encoder']!r}. Set it on one branch with set_params, e.g. "
+            "set_params(residual__detector__encoder='whiten')."
+        )
+    # whiten_reg acts only on the spectral branch's whitening: a value given here is its.
+    spectral_settings = {**SPECTRAL_SETTINGS, **{
+        k: v for k, v in detector_params.items() if k == "whiten_reg"}}
+    spectral = ImageDetector(detector=deep_svdd(**spectral_settings))
     if not spatial:
         return spectral
     contamination = detector_params.get("contamination", 0.005)

@@ -277,6 +277,18 @@ def test_default_detector_is_the_fused_spectral_and_residual_branches(scene):
     np.testing.assert_array_equal(alone, det.detectors_[0][1].score_samples(cube))
 
 
+def test_default_detector_routes_whiten_reg_and_refuses_encoder():
+    det = make_default_detector(whiten_reg=0.05, nu=0.2)
+    params = det.get_params()
+    assert params["spectral__detector__whiten_reg"] == 0.05
+    assert params["spectral__detector__max_epochs"] == 0 and params["spectral__detector__nu"] == 0.2
+    assert params["residual__detector__encoder"] == "standardize"
+    assert make_default_detector(spatial=False, whiten_reg=0.05).detector.whiten_reg == 0.05
+    assert make_default_detector().get_params()["spectral__detector__whiten_reg"] == 1e-2
+    with pytest.raises(ValueError, match="encoder"):
+        make_default_detector(encoder="whiten")
+
+
 def test_image_detector_params_clone_and_not_fitted():
     det = make_default_detector(spatial=False, random_state=0, nu=0.05)
     det.set_params(spatial=DualWindowResidual())
