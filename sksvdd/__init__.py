@@ -8,6 +8,8 @@ PerPixelUnitNorm
     Centre each spectrum and scale it to unit L2 norm (stateless).
 DualWindowResidual
     Subtract each pixel's local (dual-window) background: an image operation.
+AttributeResidual
+    Area-attribute residuals of the principal components: small structures of any shape.
 ImageDetector
     Spatial context + a pixel-level detector, fitted on and applied to whole images.
 FusionDetector
@@ -55,7 +57,7 @@ __getattr__, _lazy_dir, _ = _lazy.attach(
         "_preprocessing": ["BandpassByWavelength", "PerPixelUnitNorm"],
         "_rx": ["RXDetector"],
         "_svdd": ["DeepSVDDDetector", "TrainingDivergedWarning"],
-        "image": ["DualWindowResidual", "FusionDetector", "ImageDetector"],
+        "image": ["AttributeResidual", "DualWindowResidual", "FusionDetector", "ImageDetector"],
     },
 )
 
@@ -66,6 +68,7 @@ def __dir__():
 
 
 __all__ = [
+    "AttributeResidual",
     "BandpassByWavelength",
     "DeepSVDDDetector",
     "DualWindowResidual",

@@ -48,7 +48,7 @@ def save(estimator, path):
     attributes) and safetensors (arrays and network weights); it holds no
     pickle. Supported: :class:`DeepSVDDDetector`, :class:`RXDetector`,
     :class:`BandpassByWavelength`, :class:`PerPixelUnitNorm`,
-    :class:`DualWindowResidual`,
+    :class:`DualWindowResidual`, :class:`AttributeResidual`,
     :class:`~sklearn.pipeline.Pipeline` objects made of them and of
     scikit-learn's ``StandardScaler``, ``MinMaxScaler``, ``Normalizer`` and
     ``PCA``, and :class:`ImageDetector` objects made of those. The file is written atomically: ``path`` is either left as it

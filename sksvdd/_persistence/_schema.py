@@ -16,7 +16,7 @@ from sklearn.preprocessing import MinMaxScaler, Normalizer, StandardScaler
 from .._svdd._detector import DeepSVDDDetector
 from .._preprocessing import BandpassByWavelength, PerPixelUnitNorm
 from .._rx import RXDetector
-from ..image import DualWindowResidual, FusionDetector, ImageDetector
+from ..image import AttributeResidual, DualWindowResidual, FusionDetector, ImageDetector
 
 _SCALAR_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                   "uint64", "float16", "float32", "float64")
@@ -119,6 +119,13 @@ _SPECS = {
     ),
     "sksvdd.PerPixelUnitNorm": _Spec(PerPixelUnitNorm, {}),
     "sksvdd.DualWindowResidual": _Spec(DualWindowResidual, {"n_bands_in_": _is_int}, common={}),
+    "sksvdd.AttributeResidual": _Spec(
+        AttributeResidual,
+        {"n_bands_in_": _is_int, "mean_": _VEC, "components_": _array(2)},
+        lambda a, p: {"mean_": (a["n_bands_in_"],),
+                      "components_": (p["n_components"], a["n_bands_in_"])},
+        common={},
+    ),
     "sklearn.preprocessing.StandardScaler": _Spec(
         StandardScaler,
         {"mean_": _optional(_VEC), "var_": _optional(_VEC), "scale_": _optional(_VEC),
@@ -153,7 +160,7 @@ _PIPELINE = "sklearn.pipeline.Pipeline"
 # written and read like pipelines, by _tree.
 _IMAGE_DETECTOR = "sksvdd.ImageDetector"
 _IMAGE_DETECTOR_CLS = ImageDetector
-_SPATIAL_CLASSES = (DualWindowResidual,)
+_SPATIAL_CLASSES = (AttributeResidual, DualWindowResidual)
 _FUSION_DETECTOR = "sksvdd.FusionDetector"
 _FUSION_DETECTOR_CLS = FusionDetector
 

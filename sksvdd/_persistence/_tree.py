@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from .._svdd._detector import DeepSVDDDetector
 from .._utils import resolve_device
+from ..image import AttributeResidual
 from ._schema import (
     _FUSION_DETECTOR,
     _FUSION_DETECTOR_CLS,
@@ -126,6 +127,7 @@ class _Writer:
             "detectors": [[name, self.estimator(sub, f"{where}, branch {name!r}")]
                           for name, sub in det.detectors],
             "fusion": det.fusion, "contamination": self.value(det.contamination, where),
+            "weights": None if det.weights is None else _float_list(det.weights, where),
         }
         fitted = {}
         if hasattr(det, "detectors_"):
@@ -134,6 +136,7 @@ class _Writer:
                                for name, sub in det.detectors_],
                 "location_": self.value(np.asarray(det.location_, dtype=np.float64), where),
                 "scale_": self.value(np.asarray(det.scale_, dtype=np.float64), where),
+                "weights_": self.value(np.asarray(det.weights_, dtype=np.float64), where),
                 "offset_": float(det.offset_),
                 "n_bands_in_": int(det.n_bands_in_),
                 "n_images_in_": int(det.n_images_in_),
@@ -300,10 +303,12 @@ class _Reader:
                                    f"spatial step for {n_bands} bands.")
         detector = self.estimator(fitted["detector_"], f"{where}, detector_")
         first = detector.steps[0][1] if isinstance(detector, Pipeline) else detector
-        if getattr(first, "n_features_in_", None) != n_bands or not hasattr(
+        # The pixel detector sees the spatial step's channels (the bands, for a residual).
+        n_features = n_bands if spatial is None else _n_channels_out(spatial)
+        if getattr(first, "n_features_in_", None) != n_features or not hasattr(
                 detector[-1] if isinstance(detector, Pipeline) else detector, "offset_"):
             raise _FormatError(f"{where} (ImageDetector): detector_ is not a fitted detector "
-                               f"for {n_bands} bands.")
+                               f"for {n_features} features.")
         det.spatial_, det.detector_ = spatial, detector
         det.n_bands_in_, det.n_images_in_ = n_bands, n_images
         return det
@@ -327,8 +332,13 @@ class _Reader:
         if set(tree) != {"class", "params", "fitted"} or not isinstance(tree["params"], dict):
             raise _FormatError(f"{where} (FusionDetector) is malformed.")
         params = dict(tree["params"])
-        if set(params) != {"detectors", "fusion", "contamination"}:
+        # Files written before FusionDetector had weights have neither weights nor weights_.
+        if set(params) - {"weights"} != {"detectors", "fusion", "contamination"}:
             raise _FormatError(f"{where} (FusionDetector) has the wrong parameters.")
+        weights = params.get("weights")
+        if not (weights is None or (isinstance(weights, list) and all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights))):
+            raise _FormatError(f"{where} (FusionDetector) has invalid weights.")
         params["detectors"] = self._branches(params["detectors"], where)
         params["contamination"] = self.value(params["contamination"], where)
         det = _construct(_FUSION_DETECTOR_CLS, params, where)
@@ -339,13 +349,19 @@ class _Reader:
             return det
         expected = {"detectors_", "location_", "scale_", "offset_", "n_bands_in_",
                     "n_images_in_"}
-        if set(fitted) != expected:
+        if set(fitted) - {"weights_"} != expected:
             raise _FormatError(f"{where} (FusionDetector) has the wrong fitted attributes.")
         branches = self._branches(fitted["detectors_"], where)
         n_bands, n_images = fitted["n_bands_in_"], fitted["n_images_in_"]
         location = self.value(fitted["location_"], where)
         scale = self.value(fitted["scale_"], where)
         offset = fitted["offset_"]
+        weights_ = self.value(fitted["weights_"], where) if "weights_" in fitted else (
+            np.ones(len(branches)))
+        try:
+            expected_weights = det._check_weights()
+        except ValueError:
+            raise _FormatError(f"{where} (FusionDetector) has invalid weights.") from None
         valid = (
             type(n_bands) is int and n_bands >= 1 and type(n_images) is int and n_images >= 1
             and [name for name, _ in branches] == [name for name, _ in params["detectors"]]
@@ -354,12 +370,15 @@ class _Reader:
             and location.shape == scale.shape == (len(branches),)
             and np.isfinite(location).all() and (scale > 0).all() and np.isfinite(scale).all()
             and isinstance(offset, float) and np.isfinite(offset)
+            and isinstance(weights_, np.ndarray) and weights_.shape == location.shape
+            and np.allclose(weights_, expected_weights)
         )
         if not valid:
             raise _FormatError(f"{where} (FusionDetector): its fitted branches, location_, "
                                "scale_, offset_ or band count are inconsistent.")
         det.detectors_ = branches
         det.location_, det.scale_, det.offset_ = location, scale, offset
+        det.weights_ = weights_
         det.n_bands_in_, det.n_images_in_ = n_bands, n_images
         return det
 
@@ -453,3 +472,18 @@ class _Reader:
             return {k: self.value(x, where) for k, x in v["__dict__"].items()}
         raise _FormatError(f"{where}: unexpected value {str(v)[:80]!r}.")
 
+
+
+def _n_channels_out(spatial):
+    """Channels of a fitted spatial step's output images."""
+    if isinstance(spatial, AttributeResidual):
+        return spatial.n_components * len(spatial.areas)
+    return spatial.n_bands_in_
+
+
+def _float_list(values, where):
+    """``values`` (the user's weights) as a JSON list of finite floats."""
+    out = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(out).all():
+        raise ValueError(f"sksvdd.save cannot store {where}: non-finite weights.")
+    return [float(v) for v in out]

@@ -8,6 +8,8 @@ and returns images or ``(rows, cols)`` maps, as
 transformers) works on matrices of pixels and never needs an image's shape.
 
 - :class:`DualWindowResidual`: each pixel minus its local (ring) background.
+- :class:`AttributeResidual`: area openings and closings of the principal
+  components, minus the components: small structures of any shape.
 - :class:`ImageDetector`: spatial context + a pixel-level detector, fitted
   on one or several images; scores and predicts ``(rows, cols)`` maps.
 - :class:`FusionDetector`: several image detectors (branches, e.g. the
@@ -15,8 +17,9 @@ transformers) works on matrices of pixels and never needs an image's shape.
   fused per pixel.
 """
 
+from ._attribute import AttributeResidual
 from ._detector import ImageDetector
 from ._fusion import FusionDetector
 from ._spatial import DualWindowResidual
 
-__all__ = ["DualWindowResidual", "FusionDetector", "ImageDetector"]
+__all__ = ["AttributeResidual", "DualWindowResidual", "FusionDetector", "ImageDetector"]

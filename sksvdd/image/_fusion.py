@@ -41,6 +41,12 @@ class FusionDetector(OutlierMixin, _BaseComposition):
         ``fit``. Parameters are reachable as ``<name>__<param>``.
     fusion : {"max", "mean"}, default="max"
         How the standardised scores are combined.
+    weights : array-like of shape (n_branches,), default=None
+        Positive weight of each branch's standardised score, in the order
+        of ``detectors``; ``None`` weighs them equally. The weights are
+        scaled to average 1, and each branch's standardised score is
+        multiplied by its weight before the fusion: with ``"mean"``, the
+        fused score is the weighted mean ``sum(w_k s_k) / sum(w_k)``.
     contamination : float in (0, 0.5], default=0.005
         Fraction of the training pixels predicted as anomalies; sets
         ``offset_``.
@@ -54,6 +60,9 @@ class FusionDetector(OutlierMixin, _BaseComposition):
     scale_ : ndarray of shape (n_branches,)
         Interquartile range of each branch's training anomaly scores (1
         where it is 0).
+    weights_ : ndarray of shape (n_branches,)
+        The branch weights used, scaled to average 1 (all 1 without
+        ``weights``).
     offset_ : float
         Threshold on ``score_samples``: ``decision_function`` is
         ``score_samples - offset_``.
@@ -96,12 +105,14 @@ class FusionDetector(OutlierMixin, _BaseComposition):
     _parameter_constraints: dict = {
         "detectors": [list],
         "fusion": [StrOptions({"max", "mean"})],
+        "weights": ["array-like", None],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
     }
 
-    def __init__(self, detectors, *, fusion="max", contamination=0.005):
+    def __init__(self, detectors, *, fusion="max", weights=None, contamination=0.005):
         self.detectors = detectors
         self.fusion = fusion
+        self.weights = weights
         self.contamination = contamination
 
     def get_params(self, deep=True):
@@ -144,6 +155,7 @@ class FusionDetector(OutlierMixin, _BaseComposition):
             The fitted detector.
         """
         self._check_detectors()
+        weights = self._check_weights()
         images, layout = check_images(X, owner=type(self).__name__)
         selected = check_reference_masks(
             images, layout, normal_mask=normal_mask, exclude_mask=exclude_mask,
@@ -164,9 +176,10 @@ class FusionDetector(OutlierMixin, _BaseComposition):
         q25, q75 = np.percentile(anomaly, [25, 75], axis=1)
         scale = q75 - q25
         scale[~(scale > 0)] = 1.0
-        fused = _fuse(anomaly, location, scale, self.fusion)
+        fused = _fuse(anomaly, location, scale, self.fusion, weights)
         self.detectors_ = fitted
         self.location_, self.scale_ = location, scale
+        self.weights_ = weights
         self.offset_ = float(np.percentile(-fused, 100.0 * self.contamination))
         self.n_bands_in_ = images[0].shape[2]
         self.n_images_in_ = len(images)
@@ -191,7 +204,7 @@ class FusionDetector(OutlierMixin, _BaseComposition):
         maps = []
         for image in images:
             anomaly = np.stack([-det.score_samples(image).ravel() for _, det in self.detectors_])
-            fused = _fuse(anomaly, self.location_, self.scale_, self.fusion)
+            fused = _fuse(anomaly, self.location_, self.scale_, self.fusion, self.weights_)
             maps.append(-fused.reshape(image.shape[:2]))
         return restore_layout(maps, layout)
 
@@ -245,6 +258,21 @@ class FusionDetector(OutlierMixin, _BaseComposition):
                     "e.g. sksvdd.ImageDetector."
                 )
 
+    def _check_weights(self):
+        n = len(self.detectors)
+        if self.weights is None:
+            return np.ones(n)
+        try:
+            weights = np.asarray(self.weights, dtype=float)
+        except (TypeError, ValueError):
+            weights = np.array([np.nan])
+        if weights.shape != (n,) or not np.all(np.isfinite(weights)) or not np.all(weights > 0):
+            raise ValueError(
+                f"FusionDetector: weights must hold one positive, finite number per branch "
+                f"({n} branches); got weights={self.weights!r}."
+            )
+        return weights / weights.mean()
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
@@ -253,7 +281,7 @@ class FusionDetector(OutlierMixin, _BaseComposition):
         return tags
 
 
-def _fuse(anomaly, location, scale, fusion):
+def _fuse(anomaly, location, scale, fusion, weights):
     """Fused anomaly scores from ``(n_branches, n_pixels)`` anomaly scores."""
-    standardised = (anomaly - location[:, None]) / scale[:, None]
+    standardised = weights[:, None] * (anomaly - location[:, None]) / scale[:, None]
     return standardised.max(axis=0) if fusion == "max" else standardised.mean(axis=0)
