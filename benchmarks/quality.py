@@ -36,6 +36,7 @@ from sklearn.pipeline import make_pipeline
 from sksvdd import (
     DeepSVDDDetector,
     DualWindowResidual,
+    FusionDetector,
     ImageDetector,
     PerPixelUnitNorm,
     RXDetector,
@@ -127,6 +128,11 @@ DETECTORS = {
     "sksvdd-notrim": lambda: _residual(trim_fraction=0),
     "sksvdd-ringmean": lambda: _residual(background="mean"),
     "sksvdd-spectral": lambda: make_default_detector(spatial=False, random_state=0),
+    # The previous default: spectral branch (whiten_reg=1e-2) and residual branch, mean.
+    "sksvdd-two-branch": lambda: FusionDetector([
+        ("spectral", ImageDetector(detector=DeepSVDDDetector(
+            encoder="whiten", whiten_reg=1e-2, max_epochs=0, random_state=0))),
+        ("residual", _residual())], fusion="mean"),
     "sksvdd-whiten": lambda: ImageDetector(
         detector=DeepSVDDDetector(encoder="whiten", random_state=0)),
     "sksvdd-unitnorm": lambda: make_pipeline(

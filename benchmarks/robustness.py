@@ -147,6 +147,11 @@ DETECTORS = {
     "sksvdd-fused-max": lambda seed: _fused(seed, "max"),  # the default before the ridge
     "sksvdd-fused-rx": lambda seed: _fused(seed, "max", spectral=RXDetector()),
     "sksvdd-fused-mean": lambda seed: _fused(seed, "mean"),
+    # The previous default: its spectral branch (whiten_reg=1e-2) and the residual, mean.
+    "sksvdd-two-branch": lambda seed: _fused(seed, "mean", spectral=DeepSVDDDetector(
+        encoder="whiten", whiten_reg=1e-2, max_epochs=0, random_state=seed)),
+    "sksvdd-spectral-1e-2": lambda seed: ImageDetector(detector=DeepSVDDDetector(
+        encoder="whiten", whiten_reg=1e-2, max_epochs=0, random_state=seed)),
     "RX": lambda seed: ImageDetector(detector=RXDetector()),
     "local-RX": lambda seed: LocalRX(),
     "IsolationForest": lambda seed: ImageDetector(detector=IsolationForest(random_state=seed)),

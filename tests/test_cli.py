@@ -166,9 +166,13 @@ def test_demo_writes_model_png_and_table(tmp_path):
         assert all(0.0 <= value <= 1.0 for value in row.values())
     model = sksvdd_load(tmp_path / "out" / "model.sksvdd")
     assert isinstance(model, FusionDetector) and model.n_bands_in_ > 0
-    assert isinstance(model.detectors_[1][1].spatial_, DualWindowResidual)
+    assert isinstance(dict(model.detectors_)["residual"].spatial_, DualWindowResidual)
     assert read_png(tmp_path / "out" / "scores.png").shape[:2] == HEATMAP_SHAPE
     assert "out/scores.png" in result.stdout.replace(os.sep, "/")
+
+
+def scene_bands(path):
+    return load_scene(path).cube.shape[2]
 
 
 def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
@@ -179,13 +183,16 @@ def test_builtin_round_trip_in_process(builtin_npz, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "train_loss" in err and "train_loss" not in out  # progress on stderr, not stdout
     model = sksvdd_load(model_path)
-    spectral, residual = (branch for _, branch in model.detectors_)
+    spectral, attribute, residual = (branch for _, branch in model.detectors_)
     assert spectral.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
     assert residual.detector_.named_steps["bandpass"].min_wavelength_nm == 500.0
+    # The attribute branch's components come from all the bands; its detector sees them.
+    assert attribute.spatial_.n_bands_in_ == scene_bands(builtin_npz)
+    assert (attribute.detector_.nu, attribute.detector_.max_epochs) == (0.2, 0)
     detector = residual.detector_[-1]
     assert (detector.nu, detector.n_iter_) == (0.2, 1)
     assert (detector.verbose, detector.callbacks) == (0, None)  # progress not saved
-    unfitted = model.detectors[1][1].detector[-1]
+    unfitted = dict(model.detectors)["residual"].detector[-1]
     assert (unfitted.verbose, unfitted.callbacks) == (0, None)
 
     assert main(["score", str(model_path), str(builtin_npz), "--out", str(scores_path)]) == 0

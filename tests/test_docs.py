@@ -232,7 +232,10 @@ def test_readme_own_data_snippet_runs_with_and_without_wavelengths(
     np.testing.assert_array_equal(ns["other_map"], ns["anomaly_map"])  # the same file
     bandpass = {k: v for k, v in det.get_params().items() if k.endswith("bandpass")}
     if has_wavelengths:
-        for branch, fitted in det.detectors_:
+        branches = dict(det.detectors_)
+        # The attribute branch's components come from all the bands (no band-pass step).
+        assert not hasattr(branches.pop("attribute").detector_, "named_steps")
+        for branch, fitted in branches.items():
             support = fitted.detector_.named_steps["bandpass"].get_support()
             kept = scene.wavelengths[support]
             assert kept.min() >= 450 and kept.max() <= 900, branch

@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sksvdd import (
     BandpassByWavelength,
     DeepSVDDDetector,
+    AttributeResidual,
     DualWindowResidual,
     FusionDetector,
     ImageDetector,
@@ -183,7 +184,7 @@ def test_residual_branch_equals_the_pixel_detector_on_the_residual(scene):
     # the fused detector, and the default's residual branch): Deep SVDD's (random_state=0)
     # on the 5/1 ring-median residual, computed here independently with scipy.
     cube = scene.cube
-    det = make_default_detector(random_state=0, **FAST).fit(cube).detectors_[1][1]
+    det = dict(make_default_detector(random_state=0, **FAST).fit(cube).detectors_)["residual"]
     footprint = np.ones((5, 5, 1), dtype=bool)
     footprint[2, 2] = False
     residual = cube.astype(np.float64) - ndimage.median_filter(
@@ -259,17 +260,29 @@ def test_image_detector_takes_pipelines_and_sklearn_detectors(scene):
     assert det.n_bands_in_ == bands
 
 
-def test_default_detector_is_the_fused_spectral_and_residual_branches(scene):
+def test_default_detector_is_the_fused_spectral_attribute_and_residual_branches(scene):
     cube = scene.cube
     det = make_default_detector(random_state=0, **FAST).fit(cube)
     spectral_detector = DeepSVDDDetector(
+        encoder="whiten", whiten_reg=3e-2, random_state=0, **{**FAST, "max_epochs": 0})
+    attribute_detector = DeepSVDDDetector(
         encoder="whiten", whiten_reg=1e-2, random_state=0, **{**FAST, "max_epochs": 0})
     reference = FusionDetector([
         ("spectral", ImageDetector(detector=spectral_detector)),
+        ("attribute", ImageDetector(spatial=AttributeResidual(n_components=5, areas=(64,)),
+                                    detector=attribute_detector)),
         ("residual", ImageDetector(spatial=DualWindowResidual(),
                                    detector=DeepSVDDDetector(random_state=0, **FAST))),
-    ], fusion="mean").fit(cube)
+    ], fusion="mean", weights=[2, 1, 1]).fit(cube)
     np.testing.assert_array_equal(det.score_samples(cube), reference.score_samples(cube))
+    # The weighted mean of the robust z-scores, computed independently.
+    z = []
+    for _, branch in det.detectors_:
+        a = -branch.score_samples(cube)
+        q1, med, q3 = np.percentile(a, [25, 50, 75])
+        z.append((a - med) / (q3 - q1))
+    np.testing.assert_allclose(-det.score_samples(cube), (2 * z[0] + z[1] + z[2]) / 4,
+                               rtol=1e-6, atol=1e-6)
     spectral = make_default_detector(spatial=False, random_state=0, **FAST)
     assert isinstance(spectral, ImageDetector) and spectral.spatial is None
     assert spectral.detector.get_params() == clone(spectral_detector).get_params()
@@ -283,8 +296,12 @@ def test_default_detector_routes_whiten_reg_and_refuses_encoder():
     assert params["spectral__detector__whiten_reg"] == 0.05
     assert params["spectral__detector__max_epochs"] == 0 and params["spectral__detector__nu"] == 0.2
     assert params["residual__detector__encoder"] == "standardize"
+    # The attribute branch keeps its own whitening, and gets the other parameters.
+    assert params["attribute__detector__whiten_reg"] == 1e-2
+    assert params["attribute__detector__nu"] == 0.2
+    assert params["attribute__detector__max_epochs"] == 0
     assert make_default_detector(spatial=False, whiten_reg=0.05).detector.whiten_reg == 0.05
-    assert make_default_detector().get_params()["spectral__detector__whiten_reg"] == 1e-2
+    assert make_default_detector().get_params()["spectral__detector__whiten_reg"] == 3e-2
     with pytest.raises(ValueError, match="encoder"):
         make_default_detector(encoder="whiten")
 
@@ -320,7 +337,8 @@ def test_image_detector_round_trips_through_save_load_and_joblib(scene, tmp_path
     save(det, tmp_path / "model.sksvdd")
     loaded = load(tmp_path / "model.sksvdd")
     assert isinstance(loaded, FusionDetector)
-    assert isinstance(loaded.detectors_[1][1].spatial_, DualWindowResidual)
+    assert isinstance(dict(loaded.detectors_)["residual"].spatial_, DualWindowResidual)
+    assert isinstance(dict(loaded.detectors_)["attribute"].spatial_, AttributeResidual)
     np.testing.assert_array_equal(loaded.score_samples(scene.cube), expected)
     np.testing.assert_array_equal(loaded.predict(scene.cube), det.predict(scene.cube))
     joblib.dump(det, tmp_path / "model.joblib")
@@ -384,7 +402,7 @@ def test_default_detector_keeps_wide_targets_that_hide_from_rx():
     # noise: each target inflates the variance of its own direction, and in plain RX its
     # excess distance drowns in the noise directions, where every pixel has a distance of
     # about the number of bands. The default's spectral branch damps those directions
-    # (whiten_reg=1e-2) and keeps the targets, inside included.
+    # (whiten_reg=3e-2) and keeps the targets, inside included.
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.RandomState(0)
@@ -530,3 +548,26 @@ def test_fusion_detector_fits_branches_and_threshold_on_the_reference_pixels(sce
     fused = np.max(standardised, axis=0)
     np.testing.assert_allclose(det.score_samples(cube), -fused, rtol=1e-10, atol=1e-12)
     assert det.offset_ == pytest.approx(np.percentile(-fused[keep], 1.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, -1.0], [1.0, np.nan], [0.0, 0.0], "ab"])
+def test_fusion_detector_rejects_bad_weights(scene, weights):
+    with pytest.raises(ValueError, match="weights"):
+        FusionDetector(_branches(), weights=weights).fit(scene.cube)
+
+
+def test_fusion_detector_weights_scale_the_branches_and_round_trip(scene, tmp_path):
+    equal = FusionDetector(_branches(), fusion="mean").fit(scene.cube)
+    ones = FusionDetector(_branches(), fusion="mean", weights=[3, 3]).fit(scene.cube)
+    np.testing.assert_array_equal(ones.score_samples(scene.cube), equal.score_samples(scene.cube))
+    weighted = FusionDetector(_branches(), fusion="max", weights=(3, 1)).fit(scene.cube)
+    np.testing.assert_allclose(weighted.weights_, [1.5, 0.5])
+    a = np.stack([-d.score_samples(scene.cube) for _, d in weighted.detectors_])
+    z = (a - weighted.location_[:, None, None]) / weighted.scale_[:, None, None]
+    np.testing.assert_allclose(-weighted.score_samples(scene.cube),
+                               np.maximum(1.5 * z[0], 0.5 * z[1]), rtol=1e-12)
+    save(weighted, tmp_path / "w.sksvdd")
+    loaded = load(tmp_path / "w.sksvdd")
+    assert list(loaded.weights) == [3.0, 1.0]
+    np.testing.assert_array_equal(loaded.score_samples(scene.cube),
+                                  weighted.score_samples(scene.cube))

@@ -253,7 +253,7 @@ def test_training_history_from_image_detector(deep_pipeline):
     # plots that branch's.
     assert deep_pipeline.detectors_[0][1].detector_.history_ == []
     first = TrainingHistoryDisplay.from_estimator(deep_pipeline)
-    residual = deep_pipeline.detectors_[1][1]
+    residual = dict(deep_pipeline.detectors_)["residual"]
     assert first.history == residual.detector_.history_
     history = residual.detector_.history_
     disp = TrainingHistoryDisplay.from_estimator(residual)
