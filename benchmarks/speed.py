@@ -28,10 +28,11 @@ Sections (all by default; ``--only`` picks a subset):
     working set), plus NumPy's own peak allocation (tracemalloc) to find copies.
 ``end_to_end``
     Whole images: the recommended image detector (``make_default_detector``:
-    5/1 ring-median residual, then Deep SVDD) fitted on and scoring a
+    three branches, spectral, attribute and 5/1 ring-median residual) fitted on and scoring a
     ``--image-size`` square scene of 200 bands, per pixel, beside the Deep SVDD
     detector alone on the raw pixels, global RX, the spatial step alone (the
-    package's exact ring median, 1 and 2 threads, and torch on the CPU) and
+    package's exact ring median, 1 and 2 threads, and torch on the CPU; the
+    default's attribute residual) and
     scipy's ``median_filter`` with the same ring footprint (the previous
     implementation; same numbers, checked before timing).
 ``bookkeeping``
@@ -72,7 +73,9 @@ import joblib
 import numpy as np
 import torch
 
-from sksvdd import DeepSVDDDetector, DualWindowResidual, RXDetector, make_default_detector
+from sksvdd import (
+    AttributeResidual, DeepSVDDDetector, DualWindowResidual, RXDetector, make_default_detector,
+)
 from sksvdd.datasets import make_hyperspectral_scene
 from sksvdd._svdd._hypersphere import squared_distance, svdd_loss
 from sksvdd._svdd._network import DeepSVDDModule
@@ -450,6 +453,8 @@ def bench_end_to_end(args):
             lambda: DualWindowResidual(n_jobs=2).fit_transform(cube),
         "spatial step: ring median, torch CPU":
             lambda: DualWindowResidual(device="cpu").fit_transform(cube),
+        "spatial step: attribute residual (5 components, area 64)":
+            lambda: AttributeResidual(n_components=5, areas=(64,)).fit_transform(cube),
         "scipy median_filter (previous)":
             lambda: ndimage.median_filter(cube, footprint=footprint, mode="reflect"),
     }

@@ -155,3 +155,15 @@ def test_image_detector_round_trips_through_save_load(tmp_path):
     assert isinstance(loaded.spatial_, AttributeResidual)
     np.testing.assert_array_equal(loaded.score_samples(cube), det.score_samples(cube))
     assert clone(det).get_params()["spatial__areas"] == (4, 9)
+
+
+def test_internal_tiles_give_the_whole_image_result(monkeypatch):
+    import sksvdd.image._attribute as module
+
+    cube = _cube(37, 29, 4, seed=7)
+    cube[3:6, 20:24] += 1.5
+    step = AttributeResidual(n_components=3, areas=(5, 12)).fit(cube)
+    monkeypatch.setattr(module, "_TILE", 10_000)
+    whole = step.transform(cube)
+    monkeypatch.setattr(module, "_TILE", 7)  # tiles smaller than the halo, ragged at the edges
+    np.testing.assert_array_equal(step.transform(cube), whole)
