@@ -185,9 +185,10 @@ def _build_parser():
     demo.add_argument("--random-state", type=_seed, default=0, metavar="N",
                       help="seed of the scene and the model (default: %(default)s)")
 
-    fit = add("fit", _cmd_fit, "Fit the default detector (Deep SVDD on the dual-window residual, "
-              "fused with robust RX-based Deep SVDD on the spectra) on one or several scenes "
-              "and save it.", (debug, quiet), epilog=_param_epilog)
+    fit = add("fit", _cmd_fit, "Fit the default detector (robust RX-based Deep SVDD on the "
+              "spectra, fused with a whitened distance on area-attribute residuals and Deep "
+              "SVDD on the dual-window residual) on one or several scenes and save it.",
+              (debug, quiet), epilog=_param_epilog)
     fit.add_argument("scenes", nargs="+", metavar="SCENE",
                      help="scene file(s) (.mat, .npz, .npy or ENVI .hdr); several scenes must "
                           "have the same bands, and are learnt from together")
