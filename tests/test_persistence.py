@@ -555,3 +555,47 @@ def test_stored_callbacks_are_refused_with_a_clear_message(saved_detector, tmp_p
                    edit_manifest=_set(["estimator", "params", "callbacks"], value))
     with pytest.raises(ValueError, match="callbacks=.*model files store none"):
         load(path)
+
+
+def _fused_rx(cube, **params):
+    from sksvdd import AttributeResidual, DualWindowResidual, FusionDetector, ImageDetector
+
+    return FusionDetector([
+        ("spectral", ImageDetector(detector=RXDetector())),
+        ("attribute", ImageDetector(spatial=AttributeResidual(n_components=2, areas=(6,)),
+                                    detector=RXDetector())),
+        ("residual", ImageDetector(spatial=DualWindowResidual(), detector=RXDetector())),
+    ], fusion="mean", **params).fit(cube)
+
+
+def test_fusion_detector_files_from_before_weights_still_load(tmp_path):
+    # Files written before FusionDetector had `weights` hold neither weights nor weights_.
+    cube = np.random.RandomState(0).normal(size=(20, 18, 5))
+    det = _fused_rx(cube)
+    save(det, tmp_path / "new.sksvdd")
+
+    dropped = []
+
+    def strip(manifest):
+        manifest["estimator"]["params"].pop("weights")
+        dropped.append(manifest["estimator"]["fitted"].pop("weights_")["__array__"])
+
+    old = _tamper(tmp_path / "new.sksvdd", tmp_path / "old.sksvdd", edit_manifest=strip,
+                  arrays=lambda arrays: {k: v for k, v in arrays.items() if k not in dropped})
+    loaded = load(old)
+    assert loaded.weights is None
+    np.testing.assert_array_equal(loaded.weights_, np.ones(3))
+    np.testing.assert_array_equal(loaded.score_samples(cube), det.score_samples(cube))
+
+
+def test_fusion_detector_file_with_inconsistent_weights_is_refused(tmp_path):
+    cube = np.random.RandomState(1).normal(size=(20, 18, 5))
+    save(_fused_rx(cube, weights=[2, 1, 1]), tmp_path / "w.sksvdd")
+    for edit, match in [
+        (_set(["estimator", "params", "weights"], [1.0, 1.0, 1.0]), "inconsistent"),
+        (_set(["estimator", "params", "weights"], [1.0, -1.0, 1.0]), "invalid weights"),
+        (_set(["estimator", "params", "weights"], ["a", 1.0, 1.0]), "invalid weights"),
+    ]:
+        bad = _tamper(tmp_path / "w.sksvdd", tmp_path / "bad.sksvdd", edit_manifest=edit)
+        with pytest.raises(ValueError, match=match):
+            load(bad)
