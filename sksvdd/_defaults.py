@@ -72,7 +72,7 @@ def make_default_detector(
     Parameters
     ----------
     spatial : bool, default=True
-        Include spatial context (the fused two-branch detector); ``False``
+        Include spatial context (the fused three-branch detector); ``False``
         gives the spectral branch alone.
     wavelengths : array-like of shape (n_bands,), default=None
         Band centres in nm. Needed only when a wavelength bound is given.
