@@ -123,10 +123,9 @@ def test_batch_list_dtype_and_bands():
         ({"areas": (5000,)}, np.ones((5, 5, 3)), "areas must be"),
         ({"areas": (4.5,)}, np.ones((5, 5, 3)), "areas must be"),
         ({"areas": "16"}, np.ones((5, 5, 3)), "'areas' parameter"),
-        ({"n_components": 4}, np.ones((5, 5, 3)), "n_components=4 is more than"),
         ({"n_components": 0}, np.ones((5, 5, 3)), "'n_components' parameter"),
         ({"connectivity": 3}, np.ones((5, 5, 3)), "'connectivity' parameter"),
-        ({"n_components": 2}, np.ones((1, 2, 3)), "needs more than 2 pixels"),
+        ({"n_components": 2}, np.ones((1, 2, 3)), "2 principal components need more than 2"),
         ({}, np.ones((25, 3)), r"image of shape \(rows, cols, bands\)"),
         ({}, [], "empty list"),
     ],
@@ -167,3 +166,15 @@ def test_internal_tiles_give_the_whole_image_result(monkeypatch):
     whole = step.transform(cube)
     monkeypatch.setattr(module, "_TILE", 7)  # tiles smaller than the halo, ragged at the edges
     np.testing.assert_array_equal(step.transform(cube), whole)
+
+
+def test_images_with_fewer_bands_than_components_filter_all_of_them(tmp_path):
+    cube = _cube(12, 12, 3, seed=8)
+    step = AttributeResidual(n_components=5, areas=(4, 9)).fit(cube)
+    assert step.n_components_ == 3 and step.components_.shape == (3, 3)
+    assert step.transform(cube).shape == (12, 12, 6)
+    det = ImageDetector(spatial=AttributeResidual(n_components=5, areas=(4,)),
+                        detector=RXDetector()).fit(cube)
+    save(det, tmp_path / "m.sksvdd")
+    np.testing.assert_array_equal(load(tmp_path / "m.sksvdd").score_samples(cube),
+                                  det.score_samples(cube))

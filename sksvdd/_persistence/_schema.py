@@ -121,9 +121,11 @@ _SPECS = {
     "sksvdd.DualWindowResidual": _Spec(DualWindowResidual, {"n_bands_in_": _is_int}, common={}),
     "sksvdd.AttributeResidual": _Spec(
         AttributeResidual,
-        {"n_bands_in_": _is_int, "mean_": _VEC, "components_": _array(2)},
+        {"n_bands_in_": _is_int, "n_components_": _is_int, "mean_": _VEC,
+         "components_": _array(2)},
         lambda a, p: {"mean_": (a["n_bands_in_"],),
-                      "components_": (p["n_components"], a["n_bands_in_"])},
+                      "components_": (min(p["n_components"], a["n_bands_in_"]),
+                                      a["n_bands_in_"])},
         common={},
     ),
     "sklearn.preprocessing.StandardScaler": _Spec(

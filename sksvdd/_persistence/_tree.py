@@ -477,7 +477,7 @@ class _Reader:
 def _n_channels_out(spatial):
     """Channels of a fitted spatial step's output images."""
     if isinstance(spatial, AttributeResidual):
-        return spatial.n_components * len(spatial.areas)
+        return spatial.n_components_ * len(spatial.areas)
     return spatial.n_bands_in_
 
 

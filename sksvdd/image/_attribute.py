@@ -39,7 +39,7 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
     targets of several sizes. These are the attribute filters of Kang et
     al. (2017), as a transformer whose output a pixel-level detector scores.
 
-    Output images have ``n_components * len(areas)`` channels, ordered area
+    Output images have ``n_components_ * len(areas)`` channels, ordered area
     by area (all components of ``areas[0]`` first). Image borders are
     reflected (:attr:`halo` pixels, as :func:`numpy.pad`'s ``"reflect"``)
     before filtering, so that a tile read with a halo gives the whole
@@ -48,8 +48,8 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=5
-        Number of principal components filtered (at most the number of
-        bands). The first components carry most of the image's spatial
+        Number of principal components filtered; images with fewer bands
+        have all of theirs filtered (``n_components_``). The first components carry most of the image's spatial
         structure; a target visible only in weaker components is left to a
         spectral detector (the default detector keeps one as its own
         branch).
@@ -64,7 +64,9 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
     ----------
     mean_ : ndarray of shape (n_bands,)
         Mean spectrum of the training images' pixels.
-    components_ : ndarray of shape (n_components, n_bands)
+    n_components_ : int
+        Number of components filtered: ``min(n_components, n_bands)``.
+    components_ : ndarray of shape (n_components_, n_bands)
         The whitening projection: the principal axes
         (:class:`~sklearn.decomposition.PCA`'s, fitted on the training
         pixels), each divided by the square root of its variance, so that
@@ -148,20 +150,18 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
         self._check_areas()
         images, _ = check_images(X, owner=type(self).__name__)
         n_bands = images[0].shape[2]
-        if self.n_components > n_bands:
-            raise ValueError(
-                f"AttributeResidual: n_components={self.n_components} is more than the "
-                f"images' {n_bands} bands."
-            )
+        n_components = min(self.n_components, n_bands)
         pixels = np.concatenate([image.reshape(-1, n_bands) for image in images])
-        if len(pixels) <= self.n_components:
+        if len(pixels) <= n_components:
             raise ValueError(
-                f"AttributeResidual: n_components={self.n_components} needs more than "
-                f"{self.n_components} pixels to fit; got {len(pixels)}."
+                f"AttributeResidual: {n_components} principal components need more than "
+                f"{n_components} pixels to fit; got {len(pixels)} (n_components="
+                f"{self.n_components}, {n_bands} bands)."
             )
-        pca = PCA(n_components=self.n_components, svd_solver="covariance_eigh")
+        pca = PCA(n_components=n_components, svd_solver="covariance_eigh")
         pca.fit(pixels.astype(np.float64))
         scale = np.sqrt(np.maximum(pca.explained_variance_, np.finfo(np.float64).tiny))
+        self.n_components_ = n_components
         self.mean_ = pca.mean_
         self.components_ = pca.components_ / scale[:, None]
         self.n_bands_in_ = n_bands
@@ -179,7 +179,7 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray or list of ndarray
-            Images of ``n_components * len(areas)`` channels, in the same
+            Images of ``n_components_ * len(areas)`` channels, in the same
             form as ``X`` and in its floating dtype.
         """
         check_is_fitted(self)
