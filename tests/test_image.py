@@ -571,3 +571,15 @@ def test_fusion_detector_weights_scale_the_branches_and_round_trip(scene, tmp_pa
     assert list(loaded.weights) == [3.0, 1.0]
     np.testing.assert_array_equal(loaded.score_samples(scene.cube),
                                   weighted.score_samples(scene.cube))
+
+
+def test_default_detector_fits_images_of_few_bands():
+    # RGB-like and single-band images: the attribute branch filters all their components.
+    rng = np.random.RandomState(0)
+    for bands in (1, 3):
+        cube = rng.normal(size=(16, 16, bands))
+        cube[5:7, 5:7] += 6.0
+        det = make_default_detector(random_state=0, **FAST).fit(cube)
+        assert dict(det.detectors_)["attribute"].spatial_.n_components_ == bands
+        anomaly = -det.score_samples(cube)
+        assert anomaly[5:7, 5:7].min() > np.quantile(anomaly, 0.95)
