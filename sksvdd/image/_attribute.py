@@ -92,6 +92,12 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
     reflected padding makes each image ``2 * (area - 1)`` pixels wider and
     taller while it is filtered with ``area``.
 
+    The components are fitted on every pixel of the images passed to
+    ``fit``; in :meth:`ImageDetector.fit` that includes the pixels outside
+    a ``normal_mask`` (or inside an ``exclude_mask``), which select only
+    the pixel detector's training pixels. A few anomalous pixels barely
+    move the leading components.
+
     References
     ----------
     X. Kang, X. Zhang, S. Li, K. Li, J. Li and J. A. Benediktsson,
