@@ -49,10 +49,10 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
     ----------
     n_components : int, default=5
         Number of principal components filtered; images with fewer bands
-        have all of theirs filtered (``n_components_``). The first components carry most of the image's spatial
-        structure; a target visible only in weaker components is left to a
-        spectral detector (the default detector keeps one as its own
-        branch).
+        have all of theirs filtered (``n_components_``). The first
+        components carry most of the image's spatial structure; a target
+        visible only in weaker components is left to a spectral detector
+        (the default detector keeps one as its own branch).
     areas : tuple of int, default=(16, 64, 256)
         Area thresholds in pixels (each at least 2, at most 4096). A
         structure smaller than an area is kept by that area's residual.
@@ -66,7 +66,7 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
         Mean spectrum of the training images' pixels.
     n_components_ : int
         Number of components filtered: ``min(n_components, n_bands)``.
-    components_ : ndarray of shape (n_components_, n_bands)
+    components_ : ndarray of shape (min(n_components, n_bands), n_bands)
         The whitening projection: the principal axes
         (:class:`~sklearn.decomposition.PCA`'s, fitted on the training
         pixels), each divided by the square root of its variance, so that
