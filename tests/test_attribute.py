@@ -178,3 +178,18 @@ def test_images_with_fewer_bands_than_components_filter_all_of_them(tmp_path):
     save(det, tmp_path / "m.sksvdd")
     np.testing.assert_array_equal(load(tmp_path / "m.sksvdd").score_samples(cube),
                                   det.score_samples(cube))
+
+
+def test_directions_without_variance_are_not_blown_up():
+    # Three constant bands and one that varies: new data off the training plane must not
+    # be multiplied by 1/sqrt(0).
+    cube = np.ones((12, 12, 4))
+    cube[:, :, 1] += np.linspace(0, 1, 12)[None, :]
+    step = AttributeResidual(n_components=3, areas=(4,)).fit(cube)
+    assert np.abs(step.components_).max() < 1e7
+    new = cube.copy()
+    new[5, 5] += 1.0
+    out = step.transform(new)
+    assert np.isfinite(out).all() and np.abs(out).max() < 1e7
+    flat = AttributeResidual(n_components=2, areas=(4,)).fit(np.ones((6, 6, 3)))
+    assert np.isfinite(flat.components_).all() and np.abs(flat.components_).max() <= 1.0

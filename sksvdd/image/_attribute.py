@@ -165,8 +165,13 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
                 f"{self.n_components}, {n_bands} bands)."
             )
         pca = PCA(n_components=n_components, svd_solver="covariance_eigh")
-        pca.fit(pixels.astype(np.float64))
-        scale = np.sqrt(np.maximum(pca.explained_variance_, np.finfo(np.float64).tiny))
+        with np.errstate(invalid="ignore", divide="ignore"):  # a flat image: 0 / 0 ratios
+            pca.fit(pixels.astype(np.float64))
+        # Directions without variance (a constant band, a flat image) are not blown up:
+        # their variance is floored at 1e-12 of the largest (1 for a flat image).
+        variance = pca.explained_variance_
+        floor = 1e-12 * variance.max() if variance.max() > 0 else 1.0
+        scale = np.sqrt(np.maximum(variance, floor))
         self.n_components_ = n_components
         self.mean_ = pca.mean_
         self.components_ = pca.components_ / scale[:, None]
