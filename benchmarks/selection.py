@@ -210,7 +210,7 @@ def leave_one_out(implant, dev, rule="consistent"):
     dmean = {k: {s: float(np.mean(v)) for s, v in d.items()} for k, d in dev.items()}
     rows = []
     for held in backgrounds:
-        def stats(c):
+        def fold_stats(c):
             cells = [cell for cell in mean[c] if cell[0] != held]
             scenes = [s for s in dmean[c] if s != held]
             per_seed = [np.subtract(implant[c][cell], implant["RX"][cell]) for cell in cells]
@@ -219,15 +219,16 @@ def leave_one_out(implant, dev, rule="consistent"):
             consistent = min(float(np.max(g)) for g in per_seed)  # best seed of worst cell
             values = [mean[c][cell] for cell in cells] + [dmean[c][s] for s in scenes]
             return min(gaps), float(np.mean(values)), consistent
+        stats = {c: fold_stats(c) for c in candidates}  # once per fold
         if rule == "minimax":
-            chosen = max(candidates, key=lambda c: (round(stats(c)[0], 3), stats(c)[1]))
+            chosen = max(candidates, key=lambda c: (round(stats[c][0], 3), stats[c][1]))
         else:
             worst = 0 if rule == "feasible" else 2
-            feasible = [c for c in candidates if stats(c)[worst] >= -0.01] or candidates
-            chosen = max(feasible, key=lambda c: stats(c)[1])
+            feasible = [c for c in candidates if stats[c][worst] >= -0.01] or candidates
+            chosen = max(feasible, key=lambda c: stats[c][1])
         held_cells = [cell for cell in mean[chosen] if cell[0] == held]
         rows.append(dict(
-            held_out=held, chosen=chosen, train_worst_gap=stats(chosen)[0],
+            held_out=held, chosen=chosen, train_worst_gap=stats[chosen][0],
             held_out_mean=float(np.mean([mean[chosen][c] for c in held_cells])),
             held_out_rx=float(np.mean([mean["RX"][c] for c in held_cells])),
             held_out_worst_gap=float(min(mean[chosen][c] - mean["RX"][c] for c in held_cells)),

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 
 from .._svdd._detector import DeepSVDDDetector
 from .._utils import resolve_device
-from ..image import AttributeResidual
+from ..image._fusion import branch_weights
 from ._schema import (
     _FUSION_DETECTOR,
     _FUSION_DETECTOR_CLS,
@@ -304,7 +304,7 @@ class _Reader:
         detector = self.estimator(fitted["detector_"], f"{where}, detector_")
         first = detector.steps[0][1] if isinstance(detector, Pipeline) else detector
         # The pixel detector sees the spatial step's channels (the bands, for a residual).
-        n_features = n_bands if spatial is None else _n_channels_out(spatial)
+        n_features = n_bands if spatial is None else spatial.n_channels_out_
         if getattr(first, "n_features_in_", None) != n_features or not hasattr(
                 detector[-1] if isinstance(detector, Pipeline) else detector, "offset_"):
             raise _FormatError(f"{where} (ImageDetector): detector_ is not a fitted detector "
@@ -359,7 +359,7 @@ class _Reader:
         weights_ = self.value(fitted["weights_"], where) if "weights_" in fitted else (
             np.ones(len(branches)))
         try:
-            expected_weights = det._check_weights()
+            expected_weights = branch_weights(det.weights, len(branches))
         except ValueError:
             raise _FormatError(f"{where} (FusionDetector) has invalid weights.") from None
         valid = (
@@ -471,14 +471,6 @@ class _Reader:
         if set(v) == {"__dict__"} and isinstance(v["__dict__"], dict):
             return {k: self.value(x, where) for k, x in v["__dict__"].items()}
         raise _FormatError(f"{where}: unexpected value {str(v)[:80]!r}.")
-
-
-
-def _n_channels_out(spatial):
-    """Channels of a fitted spatial step's output images."""
-    if isinstance(spatial, AttributeResidual):
-        return spatial.n_components_ * len(spatial.areas)
-    return spatial.n_bands_in_
 
 
 def _float_list(values, where):

@@ -95,8 +95,8 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
     The components are fitted on every pixel of the images passed to
     ``fit``; in :meth:`ImageDetector.fit` that includes the pixels outside
     a ``normal_mask`` (or inside an ``exclude_mask``), which select only
-    the pixel detector's training pixels. A few anomalous pixels barely
-    move the leading components.
+    the pixel detector's training pixels (how much anomalous pixels move
+    the components was not measured).
 
     References
     ----------
@@ -135,6 +135,11 @@ class AttributeResidual(TransformerMixin, BaseEstimator):
     def halo(self):
         """Pixels of context on each side that an output pixel depends on."""
         return max(self._check_areas()) - 1
+
+    @property
+    def n_channels_out_(self):
+        """Channels of the output images: ``n_components_ * len(areas)`` (fitted)."""
+        return self.n_components_ * len(self.areas)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

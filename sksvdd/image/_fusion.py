@@ -155,7 +155,7 @@ class FusionDetector(OutlierMixin, _BaseComposition):
             The fitted detector.
         """
         self._check_detectors()
-        weights = self._check_weights()
+        weights = branch_weights(self.weights, len(self.detectors))
         images, layout = check_images(X, owner=type(self).__name__)
         selected = check_reference_masks(
             images, layout, normal_mask=normal_mask, exclude_mask=exclude_mask,
@@ -258,21 +258,6 @@ class FusionDetector(OutlierMixin, _BaseComposition):
                     "e.g. sksvdd.ImageDetector."
                 )
 
-    def _check_weights(self):
-        n = len(self.detectors)
-        if self.weights is None:
-            return np.ones(n)
-        try:
-            weights = np.asarray(self.weights, dtype=float)
-        except (TypeError, ValueError):
-            weights = np.array([np.nan])
-        if weights.shape != (n,) or not np.all(np.isfinite(weights)) or not np.all(weights > 0):
-            raise ValueError(
-                f"FusionDetector: weights must hold one positive, finite number per branch "
-                f"({n} branches); got weights={self.weights!r}."
-            )
-        return weights / weights.mean()
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
@@ -285,3 +270,23 @@ def _fuse(anomaly, location, scale, fusion, weights):
     """Fused anomaly scores from ``(n_branches, n_pixels)`` anomaly scores."""
     standardised = weights[:, None] * (anomaly - location[:, None]) / scale[:, None]
     return standardised.max(axis=0) if fusion == "max" else standardised.mean(axis=0)
+
+
+def branch_weights(weights, n_branches):
+    """``weights`` (None: equal) as ``n_branches`` positive floats scaled to average 1.
+
+    FusionDetector's fitted ``weights_``; ``sksvdd.load`` checks a stored
+    ``weights_`` against it.
+    """
+    if weights is None:
+        return np.ones(n_branches)
+    try:
+        out = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError):
+        out = np.array([np.nan])
+    if out.shape != (n_branches,) or not np.all(np.isfinite(out)) or not np.all(out > 0):
+        raise ValueError(
+            f"FusionDetector: weights must hold one positive, finite number per branch "
+            f"({n_branches} branches); got weights={weights!r}."
+        )
+    return out / out.mean()

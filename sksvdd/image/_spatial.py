@@ -112,6 +112,11 @@ class DualWindowResidual(TransformerMixin, BaseEstimator):
         """Pixels of context on each side that an output pixel depends on."""
         return self.outer_window // 2
 
+    @property
+    def n_channels_out_(self):
+        """Channels of the output images: the bands (fitted)."""
+        return self.n_bands_in_
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check the parameters and record the number of bands.
